@@ -1,0 +1,1 @@
+"""orb.gc: lease-based distributed garbage collection (after Java RMI's DGC)."""

@@ -1,0 +1,81 @@
+"""orb: an object request broker for Python.
+
+Export ordinary Python objects from one process and call them from others
+through proxies that feel local::
+
+    import orb
+
+    @orb.expose
+    class Calculator:
+        def add(self, a: int, b: int) -> int:
+            return a + b
+
+    with orb.ORB(listen="tcp://127.0.0.1:0") as broker:
+        uri = str(broker.export(Calculator()))
+        ...
+    calc = orb.proxy(uri)
+    calc.add(2, 3)
+"""
+
+from ._api import describe, invoke, proxy, ref, resolve
+from ._broker import ORB
+from ._config import Config, Limits
+from ._context import CallContext, Peer, current
+from ._errors import (
+    AccessDenied,
+    CommunicationError,
+    EncodeError,
+    LocalProtocolError,
+    NameNotFound,
+    ObjectNotFound,
+    OrbError,
+    ProtocolError,
+    RemoteError,
+    RemoteTraceback,
+    TimeoutError,
+)
+from ._exposure import Instance, expose, oneway
+from ._interface import Interface, Method, Parameter, Property
+from ._proxy import Proxy, call_timeout
+from ._refs import Endpoint, ObjectRef
+from ._wire import Codec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ORB",
+    "AccessDenied",
+    "CallContext",
+    "Codec",
+    "CommunicationError",
+    "Config",
+    "EncodeError",
+    "Endpoint",
+    "Instance",
+    "Interface",
+    "Limits",
+    "LocalProtocolError",
+    "Method",
+    "NameNotFound",
+    "ObjectNotFound",
+    "ObjectRef",
+    "OrbError",
+    "Parameter",
+    "Peer",
+    "Property",
+    "ProtocolError",
+    "Proxy",
+    "RemoteError",
+    "RemoteTraceback",
+    "TimeoutError",
+    "__version__",
+    "call_timeout",
+    "current",
+    "describe",
+    "expose",
+    "invoke",
+    "oneway",
+    "proxy",
+    "ref",
+    "resolve",
+]

@@ -1,0 +1,441 @@
+"""The broker: ``orb.ORB`` ties listeners, channels, the export table and proxies together.
+
+One broker per process is normal. It listens on any number of endpoints
+(or none: a client-only broker), keeps one channel per peer ORB and reuses
+it in both directions, exports objects explicitly (pinned) or on the fly
+when they are passed by reference, and turns references that arrive into
+proxies, or back into the original object when they come home.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from ._channel import Channel
+from ._config import Config, Limits
+from ._dispatch import Dispatcher
+from ._errors import CommunicationError, ObjectNotFound, OrbError
+from ._exposure import Instance
+from ._interface import Interface
+from ._pool import WorkerPool
+from ._proxy import Proxy, RemoteType
+from ._refs import Endpoint, ObjectRef, new_orb_id
+from ._table import ObjectTable
+from ._transport import Listener, connect
+from ._wire import CODEC_VERSION, Codec, Hello
+
+log = logging.getLogger("orb.broker")
+
+
+class ORB:
+    """An object request broker.
+
+    ``listen`` is an endpoint string or a list of them (``tcp://host:port``,
+    port 0 picks a free port; ``unix:///path``); leave it out for a
+    client-only broker that still serves callbacks over the connections it
+    opens. ``config`` holds limits and pool sizes (:class:`orb.Config`);
+    ``timeout`` (default call timeout) and ``insecure`` (allow plaintext on
+    non-loopback addresses) override it. ``codec`` or ``types`` set the
+    value types that travel by value.
+
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        listen: str | Iterable[str] | None = None,
+        *,
+        config: Config | None = None,
+        codec: Codec | None = None,
+        types: Iterable[type] = (),
+        timeout: float | None = None,
+        insecure: bool | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        config = config or Config()
+        overrides: dict[str, Any] = {}
+        if timeout is not None:
+            overrides["timeout"] = timeout
+        if insecure is not None:
+            overrides["insecure"] = insecure
+        if limits is not None:
+            overrides["limits"] = limits
+        self.config: Config = attrs.evolve(config, **overrides)
+        self.orb_id: bytes = new_orb_id()
+        self.codec: Codec = codec if codec is not None else Codec()
+        for cls in types:
+            self.codec.register(cls)
+        self._table = ObjectTable()
+        self._dispatcher = Dispatcher(self._table)
+        self._pool = WorkerPool(self.config.max_workers)
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._channels: set[Channel] = set()
+        self._by_orb: dict[bytes, Channel] = {}
+        self._by_endpoint: dict[str, Channel] = {}
+        self._dial_locks: dict[str, threading.Lock] = {}
+        self._remote_types: dict[tuple[bytes, str], RemoteType] = {}
+        self._exposable: dict[type, bool] = {}
+        # One proxy per remote object for references that arrive, so a
+        # reference received twice is the same proxy object both times.
+        self._proxies: weakref.WeakValueDictionary[tuple[bytes, str], Proxy] = (
+            weakref.WeakValueDictionary()
+        )
+        self._listeners: list[Listener] = []
+        self._threads: list[threading.Thread] = []
+        try:
+            for endpoint in _endpoints(listen):
+                self._listen(endpoint)
+        except BaseException:
+            self.close()
+            raise
+        self.endpoints: tuple[str, ...] = tuple(str(lst.endpoint) for lst in self._listeners)
+        from . import _default
+
+        _default.register(self)
+        log.debug("ORB %s started, listening on %s", self.orb_id.hex(), self.endpoints or "nothing")
+
+    def __repr__(self) -> str:
+        where = ", ".join(self.endpoints) or "client-only"
+        state = "closed" if self.closed else "open"
+        return f"<orb.ORB {self.orb_id.hex()[:8]} {where} {state}>"
+
+    def __enter__(self) -> ORB:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    # -- exporting --------------------------------------------------------
+
+    def export(
+        self,
+        obj: Any,
+        name: str | None = None,
+        *,
+        object_id: str | None = None,
+        instance: Instance | str | None = None,
+    ) -> ObjectRef:
+        """Export an exposed object (or class) and return its reference.
+
+        The object stays exported (pinned) until :meth:`unexport` or
+        :meth:`close`. Exporting a class serves calls with instances made
+        by its instance policy: ``instance`` overrides the one given to
+        ``@orb.expose`` (``"single"``, ``"per_connection"``, ``"per_call"``).
+        ``object_id`` fixes the id instead of a random one (for well-known
+        objects). ``name`` binds the reference in the naming service.
+        """
+        self._check_open()
+        if object_id is not None:
+            _check_object_id(object_id)
+        if name is not None:
+            raise NotImplementedError("binding a name needs the naming service")
+        entry = self._table.add(obj, pinned=True, object_id=object_id, policy=instance, name=name)
+        return self._ref(entry.object_id, entry.type_name)
+
+    def unexport(self, target: Any) -> None:
+        """Stop serving an object, given the object, its reference, proxy or id."""
+        if isinstance(target, Proxy):
+            target = target._orb_ref
+        if isinstance(target, ObjectRef):
+            object_id = target.object_id
+        elif isinstance(target, str):
+            object_id = target
+        else:
+            entry = self._table.find(target)
+            if entry is None:
+                raise ObjectNotFound(f"{type(target).__qualname__} object is not exported here")
+            object_id = entry.object_id
+        self._table.remove(object_id)
+
+    def ref(self, obj: Any) -> ObjectRef:
+        """The reference of an exported object (exporting it on the fly if needed)."""
+        if isinstance(obj, Proxy):
+            return obj._orb_ref
+        entry = self._table.find(obj) or self._table.add(obj, pinned=False)
+        return self._ref(entry.object_id, entry.type_name)
+
+    def _ref(self, object_id: str, interface: str) -> ObjectRef:
+        return ObjectRef(
+            object_id=object_id, orb_id=self.orb_id, endpoints=self.endpoints, interface=interface
+        )
+
+    # -- proxies ----------------------------------------------------------
+
+    def proxy(self, target: str | ObjectRef | Proxy, *, timeout: float | None = None) -> Proxy:
+        """A proxy for a URI, reference or proxy, carried by this broker."""
+        if isinstance(target, Proxy):
+            target = target._orb_ref
+        ref = ObjectRef.from_uri(target) if isinstance(target, str) else target
+        if not isinstance(ref, ObjectRef):
+            raise TypeError(f"expected an object URI, ObjectRef or proxy, not {type(target).__name__}")
+        return Proxy(ref, self, self.config.timeout if timeout is None else timeout)
+
+    def _call(self, proxy: Proxy, method: str, args: list, kwargs: dict, timeout: float | None) -> Any:
+        channel = self._channel_of(proxy)
+        return channel.call(proxy._orb_ref.object_id, method, args, kwargs, timeout)
+
+    def _oneway(self, proxy: Proxy, method: str, args: list, kwargs: dict) -> None:
+        self._channel_of(proxy).oneway(proxy._orb_ref.object_id, method, args, kwargs)
+
+    def _channel_of(self, proxy: Proxy) -> Channel:
+        channel = proxy._orb_channel
+        if channel is None or channel.closed:
+            channel = self._channel_for(proxy._orb_ref)
+            object.__setattr__(proxy, "_orb_channel", channel)
+        return channel
+
+    def _remote_type_of(self, proxy: Proxy) -> RemoteType:
+        ref = proxy._orb_ref
+        key = (ref.orb_id, ref.interface)
+        remote_type = self._remote_types.get(key) if ref.orb_id and ref.interface else None
+        if remote_type is None:
+            data = self._call(proxy, "__orb_describe__", [], {}, proxy._orb_timeout)
+            try:
+                interface = Interface.from_wire(data)
+            except ValueError as exc:
+                raise CommunicationError(f"{ref}: {exc}") from None
+            remote_type = RemoteType(interface)
+            channel = proxy._orb_channel
+            orb_id = channel.peer.orb_id if channel and channel.peer else ref.orb_id
+            self._remote_types[(orb_id, interface.type_name)] = remote_type
+        return remote_type
+
+    # -- channels ---------------------------------------------------------
+
+    def _channel_for(self, ref: ObjectRef) -> Channel:
+        self._check_open()
+        if ref.orb_id:
+            channel = self._by_orb.get(ref.orb_id)
+            if channel is not None and not channel.closed:
+                return channel
+        failures = []
+        for endpoint in ref.endpoints:
+            try:
+                return self._dial(endpoint)
+            except CommunicationError as exc:
+                failures.append(str(exc))
+        if not ref.endpoints:
+            raise CommunicationError(
+                f"cannot reach object {ref.object_id}: its ORB listens nowhere and has no "
+                "open connection to this one (it may have disconnected)"
+            )
+        raise CommunicationError("; ".join(failures))
+
+    def _dial(self, endpoint_text: str) -> Channel:
+        with self._lock:
+            lock = self._dial_locks.setdefault(endpoint_text, threading.Lock())
+        with lock:
+            channel = self._by_endpoint.get(endpoint_text)
+            if channel is not None and not channel.closed:
+                return channel
+            endpoint = Endpoint.parse(endpoint_text)
+            limits = self.config.limits
+            transport = connect(endpoint, limits.connect_timeout)
+            channel = Channel(self, transport, outgoing=True)
+            channel.open(limits.handshake_timeout)
+            self._register(channel)
+            with self._lock:
+                self._by_endpoint[endpoint_text] = channel
+            return channel
+
+    def _register(self, channel: Channel) -> None:
+        assert channel.peer is not None
+        with self._lock:
+            if self.closed:
+                channel.close("broker shutting down")
+                return
+            self._channels.add(channel)
+            current = self._by_orb.get(channel.peer.orb_id)
+            if current is None or current.closed:
+                self._by_orb[channel.peer.orb_id] = channel
+        channel.on_close(self._unregister)
+
+    def _unregister(self, channel: Channel) -> None:
+        with self._lock:
+            self._channels.discard(channel)
+            if channel.peer and self._by_orb.get(channel.peer.orb_id) is channel:
+                del self._by_orb[channel.peer.orb_id]
+                for other in self._channels:  # another channel to that ORB takes over
+                    if other.peer and other.peer.orb_id == channel.peer.orb_id:
+                        self._by_orb[other.peer.orb_id] = other
+                        break
+            for endpoint, known in list(self._by_endpoint.items()):
+                if known is channel:
+                    del self._by_endpoint[endpoint]
+
+    def _hello(self) -> Hello:
+        return Hello(
+            codec_version=CODEC_VERSION,
+            orb_id=self.orb_id,
+            endpoints=getattr(self, "endpoints", ()),
+            limits={"max_pending": self.config.limits.max_pending},
+        )
+
+    # -- listening --------------------------------------------------------
+
+    def _listen(self, text: str) -> None:
+        endpoint = Endpoint.parse(text)
+        if not endpoint.is_loopback and not self.config.insecure:
+            raise ValueError(
+                f"refusing to listen in plaintext on {endpoint}: it is not a loopback address. "
+                "Use a tls:// endpoint (see orb.security), or pass insecure=True if this "
+                "network is trusted"
+            )
+        listener = Listener(endpoint)
+        self._listeners.append(listener)
+        thread = threading.Thread(
+            target=self._accept_loop, args=(listener,), name=f"orb-accept {listener.endpoint}",
+            daemon=True,
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self, listener: Listener) -> None:
+        while not self.closed:
+            try:
+                transport = listener.accept()
+            except OSError as exc:
+                if not self.closed:
+                    log.error("accept on %s failed: %s", listener.endpoint, exc)
+                return
+            threading.Thread(
+                target=self._serve_incoming, args=(transport,),
+                name=f"orb-reader {transport.peer_address}", daemon=True,
+            ).start()
+
+    def _serve_incoming(self, transport: Any) -> None:
+        channel = Channel(self, transport, outgoing=False)
+        try:
+            channel.open(self.config.limits.handshake_timeout, start_reader=False)
+        except OrbError as exc:
+            log.info("handshake with %s failed: %s", transport.peer_address, exc)
+            return
+        self._register(channel)
+        channel.read_loop()
+
+    # -- references arriving and leaving ----------------------------------
+
+    def _export_ref(self, obj: Any) -> tuple[bytes, str, tuple[str, ...], str] | None:
+        """Codec hook: the reference fields of a proxy or an exposed object."""
+        if isinstance(obj, Proxy):
+            ref = obj._orb_ref
+            return (ref.orb_id, ref.object_id, ref.endpoints, ref.interface)
+        cls = type(obj)
+        exposable = self._exposable.get(cls)
+        if exposable is None:
+            exposable = self._exposable[cls] = bool(self._table.members(cls)) and not isinstance(
+                obj, type
+            )
+        if not exposable:
+            return None
+        entry = self._table.find(obj) or self._table.add(obj, pinned=False)
+        return (self.orb_id, entry.object_id, self.endpoints, entry.type_name)
+
+    def _import_ref(
+        self, channel: Channel, orb_id: bytes, object_id: str, endpoints: tuple, interface: str
+    ) -> Any:
+        """Codec hook: a reference that arrived becomes a proxy, or the object itself at home."""
+        if orb_id == self.orb_id:
+            entry = self._table.lookup(object_id)
+            if entry is not None and entry.policy is Instance.SINGLE:
+                return entry.instance_for(None)
+        key = (orb_id, object_id)
+        proxy = self._proxies.get(key) if orb_id else None
+        if proxy is None:
+            ref = ObjectRef(
+                object_id=object_id, orb_id=orb_id, endpoints=endpoints, interface=interface
+            )
+            proxy = Proxy(ref, self, self.config.timeout)
+            if orb_id:
+                proxy = self._proxies.setdefault(key, proxy)
+        if proxy._orb_channel is None and channel.peer is not None and channel.peer.orb_id == orb_id:
+            object.__setattr__(proxy, "_orb_channel", channel)
+        return proxy
+
+    # -- running and stopping ---------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Block until :meth:`close` is called (from another thread or a servant) or Ctrl-C."""
+        try:
+            self._closed.wait()
+        except KeyboardInterrupt:
+            log.info("interrupted; shutting down")
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop listening, close every connection and stop the worker threads."""
+        with self._lock:
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            channels = list(self._channels)
+        for listener in self._listeners:
+            listener.close()
+        for channel in channels:
+            channel.close("broker shutting down")
+        self._pool.shutdown()
+        current = threading.current_thread()
+        for thread in self._threads:
+            if thread is not current:
+                thread.join(5)
+        from . import _default
+
+        _default.unregister(self)
+        log.debug("ORB %s closed", self.orb_id.hex())
+
+    shutdown = close
+
+    def stats(self) -> dict[str, Any]:
+        """Objects, connections and workers of this broker, as a plain dict."""
+        entries = self._table.entries()
+        pinned = sum(1 for e in entries if e.pinned)
+        with self._lock:
+            channels = list(self._channels)
+        return {
+            "orb_id": self.orb_id.hex(),
+            "endpoints": list(self.endpoints),
+            "objects": {"total": len(entries), "pinned": pinned, "implicit": len(entries) - pinned},
+            "connections": [
+                {
+                    "peer": c.peer.address if c.peer else c.transport.peer_address,
+                    "orb_id": c.peer.orb_id.hex() if c.peer else None,
+                    "direction": "outgoing" if c.outgoing else "incoming",
+                }
+                for c in channels
+            ],
+            "workers": self._pool.size,
+        }
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise CommunicationError("this ORB is closed")
+
+
+def _endpoints(listen: str | Iterable[str] | None) -> list[str]:
+    if listen is None:
+        return []
+    if isinstance(listen, str):
+        return [listen]
+    return list(listen)
+
+
+def _check_object_id(object_id: str) -> None:
+    if not isinstance(object_id, str) or not object_id or len(object_id) > 128:
+        raise ValueError("an object id is a non-empty string of at most 128 characters")
+    if "/" in object_id or not object_id.isprintable() or " " in object_id:
+        raise ValueError(f"object id {object_id!r} may not contain '/', spaces or control characters")
+
+
+ORB.__module__ = "orb"

@@ -1,0 +1,364 @@
+"""The blocking driver of one connection.
+
+A :class:`Channel` moves bytes between a transport and the sans-I/O
+:class:`orb._wire.Connection`. The hot path has one thread hand-off each
+way: a caller encodes and sends its Call on its own thread and waits on a
+lock; the channel's one reader thread decodes the Reply and releases that
+lock. Incoming Calls are handed to the broker's worker pool, whose worker
+sends the Reply itself.
+
+Either side may call the other over the same channel, so a server calls
+back into a client-only ORB over the connection the client opened.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+import logging
+import threading
+from _thread import allocate_lock
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ._context import CallContext, Peer
+from ._errors import CommunicationError, LocalProtocolError, OrbError, ProtocolError, TimeoutError
+from ._transport import RECV_SIZE, Transport
+from ._wire import (
+    NEED_DATA,
+    Call,
+    Cancel,
+    Connection,
+    ConnectionClosed,
+    Error,
+    Goodbye,
+    Hello,
+    Message,
+    Oneway,
+    Ping,
+    Pong,
+    Reply,
+)
+
+if TYPE_CHECKING:
+    from ._broker import ORB
+
+log = logging.getLogger("orb.channel")
+
+
+class _Pending:
+    """One call waiting for its reply; the lock is released when it arrives."""
+
+    __slots__ = ("lock", "ok", "value", "method")
+
+    def __init__(self, method: str) -> None:
+        self.lock = allocate_lock()
+        self.lock.acquire()
+        self.ok = False
+        self.value: Any = None
+        self.method = method
+
+
+class Channel:
+    """One live connection to a peer ORB, usable from any number of threads."""
+
+    def __init__(self, broker: ORB, transport: Transport, *, outgoing: bool) -> None:
+        self.broker = broker
+        self.transport = transport
+        self.outgoing = outgoing
+        limits = broker.config.limits
+        self.conn = Connection(
+            hello=broker._hello(),
+            encode=broker.codec.encoder(broker._export_ref),
+            decode=broker.codec.decoder(self._import_ref),
+            max_frame_size=limits.max_frame_size,
+        )
+        self.peer: Peer | None = None
+        self.instances: dict[str, Any] = {}  # per-connection servant instances
+        self.closed = False
+        self.close_reason = ""
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, _Pending] = {}
+        self._request_ids = itertools.count(1)
+        self._call_slots = threading.BoundedSemaphore(limits.max_pending)
+        self._max_incoming = limits.max_pending
+        self._incoming = 0
+        self._incoming_lock = threading.Lock()
+        self._recv_buffer = bytearray(RECV_SIZE)
+        self._reader: threading.Thread | None = None
+        self._on_close: list[Callable[[Channel], None]] = []
+
+    def __repr__(self) -> str:
+        peer = self.peer.address if self.peer else self.transport.peer_address
+        state = "closed" if self.closed else "open"
+        return f"<orb Channel {'to' if self.outgoing else 'from'} {peer} {state}>"
+
+    # -- life cycle -----------------------------------------------------
+
+    def open(self, handshake_timeout: float, *, start_reader: bool = True) -> None:
+        """Exchange Hellos, then start the reader thread (or let the caller run read_loop).
+
+        Raises CommunicationError (or ProtocolError) when the peer does not
+        complete the handshake in time; the transport is closed then.
+        """
+        try:
+            self._write(self.conn.start())
+            self.transport.settimeout(handshake_timeout)
+            hello = self._read_until_hello()
+            self.transport.settimeout(None)
+        except OrbError:
+            self.transport.close()
+            self.closed = True
+            raise
+        except OSError as exc:
+            self.transport.close()
+            self.closed = True
+            if isinstance(exc, builtins.TimeoutError):
+                raise TimeoutError(
+                    f"{self.transport.peer_address} did not complete the handshake in "
+                    f"{handshake_timeout:g}s"
+                ) from None
+            raise CommunicationError(
+                f"handshake with {self.transport.peer_address} failed: {exc}"
+            ) from None
+        self.peer = Peer(
+            address=self.transport.peer_address,
+            orb_id=hello.orb_id,
+            endpoints=hello.endpoints,
+        )
+        if start_reader:
+            self._reader = threading.Thread(
+                target=self.read_loop, name=f"orb-reader {self.peer.address}", daemon=True
+            )
+            self._reader.start()
+
+    def _read_until_hello(self) -> Hello:
+        while True:
+            event = self.conn.next_event()
+            if isinstance(event, Hello):
+                return event
+            if isinstance(event, ConnectionClosed):
+                raise CommunicationError(
+                    f"{self.transport.peer_address} closed the connection during the handshake"
+                    + (f": {event.reason}" if event.reason else "")
+                )
+            self._receive()
+
+    def on_close(self, callback: Callable[[Channel], None]) -> None:
+        """Call ``callback(channel)`` once when the channel closes."""
+        self._on_close.append(callback)
+
+    def close(self, reason: str = "closing", *, say_goodbye: bool = True) -> None:
+        """Close the connection; calls in flight fail with CommunicationError."""
+        with self._send_lock:
+            if self.closed:
+                return
+            self.closed = True
+            self.close_reason = reason
+            if say_goodbye:
+                try:
+                    self.transport.send(self.conn.send(Goodbye(reason=reason)))
+                except (OSError, OrbError):
+                    pass
+        self.transport.close()
+        self._fail_pending(reason)
+        for callback in self._on_close:
+            try:
+                callback(self)
+            except Exception:
+                log.exception("error in close callback of %r", self)
+        self._on_close.clear()
+        self.instances.clear()
+
+    def _fail_pending(self, reason: str) -> None:
+        pending, self._pending = self._pending, {}
+        for waiter in pending.values():
+            waiter.value = CommunicationError(
+                f"connection to {self.transport.peer_address} lost while waiting for the "
+                f"reply to {waiter.method!r} ({reason}); the call may or may not have run"
+            )
+            waiter.lock.release()
+
+    # -- outgoing calls -------------------------------------------------
+
+    def call(
+        self,
+        object_id: str,
+        method: str,
+        args: list,
+        kwargs: dict,
+        timeout: float | None,
+    ) -> Any:
+        """Call ``method`` on the peer's object and wait for the result."""
+        if not self._call_slots.acquire(timeout=-1 if timeout is None else timeout):
+            raise TimeoutError(f"no free call slot on {self!r} within {timeout:g}s")
+        try:
+            request_id = next(self._request_ids)
+            waiter = _Pending(method)
+            self._pending[request_id] = waiter
+            try:
+                self.send(Call(request_id=request_id, object_id=object_id, method=method,
+                               args=args, kwargs=kwargs))
+            except BaseException:
+                self._pending.pop(request_id, None)
+                raise
+            if not waiter.lock.acquire(timeout=-1 if timeout is None else timeout):
+                if self._pending.pop(request_id, None) is not None:
+                    self._send_quietly(Cancel(request_id=request_id))
+                    raise TimeoutError(
+                        f"no reply to {method!r} from {self.transport.peer_address} "
+                        f"within {timeout:g}s"
+                    )
+                waiter.lock.acquire()  # the reply raced the timeout: take it
+        finally:
+            self._call_slots.release()
+        if waiter.ok:
+            return waiter.value
+        raise waiter.value
+
+    def oneway(self, object_id: str, method: str, args: list, kwargs: dict) -> None:
+        """Send a one-way call; returns as soon as it is written."""
+        self.send(Oneway(object_id=object_id, method=method, args=args, kwargs=kwargs))
+
+    def send(self, message: Message) -> None:
+        """Encode and write one message; raises CommunicationError when closed."""
+        if self.closed:
+            raise CommunicationError(
+                f"connection to {self.transport.peer_address} is closed ({self.close_reason})"
+            )
+        buffers = self.conn.send(message)  # encoding happens outside the lock
+        with self._send_lock:
+            if self.closed:
+                raise CommunicationError(
+                    f"connection to {self.transport.peer_address} is closed ({self.close_reason})"
+                )
+            try:
+                self.transport.send(buffers)
+            except OSError as exc:
+                failure = exc
+            else:
+                return
+        self.close(f"send failed: {failure}", say_goodbye=False)
+        raise CommunicationError(
+            f"cannot send to {self.transport.peer_address}: {failure}"
+        ) from None
+
+    def _send_quietly(self, message: Message) -> None:
+        try:
+            self.send(message)
+        except OrbError:
+            pass
+
+    def _write(self, buffers: list[bytes]) -> None:
+        with self._send_lock:
+            self.transport.send(buffers)
+
+    # -- incoming -------------------------------------------------------
+
+    def _receive(self) -> None:
+        count = self.transport.recv_into(memoryview(self._recv_buffer))
+        if count:
+            self.conn.receive_data(memoryview(self._recv_buffer)[:count])
+        else:
+            self.conn.receive_data(b"")
+
+    def read_loop(self) -> None:
+        """Read and handle events until the connection closes."""
+        reason = "connection closed by peer"
+        try:
+            while not self.closed:
+                event = self.conn.next_event()
+                if event is NEED_DATA:
+                    self._receive()
+                    continue
+                handler = self._handlers.get(type(event))
+                if handler is None:  # ConnectionClosed
+                    reason = getattr(event, "reason", "") or reason
+                    break
+                handler(self, event)
+        except ProtocolError as exc:
+            reason = f"protocol error: {exc}"
+            log.warning("closing connection from %s: %s", self.transport.peer_address, reason)
+            self.close(reason)
+            return
+        except OSError as exc:
+            reason = f"connection lost: {exc}"
+        except Exception as exc:  # a bug must not leave callers waiting forever
+            log.exception("reader of %r failed", self)
+            reason = f"internal error: {exc}"
+        self.close(reason, say_goodbye=False)
+
+    def _on_reply(self, message: Reply) -> None:
+        waiter = self._pending.pop(message.request_id, None)
+        if waiter is not None:
+            waiter.ok = True
+            waiter.value = message.value
+            waiter.lock.release()
+
+    def _on_error(self, message: Error) -> None:
+        waiter = self._pending.pop(message.request_id, None)
+        if waiter is not None:
+            waiter.value = message.exception
+            waiter.lock.release()
+
+    def _on_call(self, message: Call | Oneway) -> None:
+        with self._incoming_lock:
+            if self._incoming >= self._max_incoming:
+                busy = True
+            else:
+                busy = False
+                self._incoming += 1
+        if busy:
+            if isinstance(message, Call):
+                self._send_quietly(Error(request_id=message.request_id, exception=CommunicationError(
+                    f"too many calls in flight on this connection (limit {self._max_incoming})"
+                )))
+            return
+        self.broker._pool.submit(self._serve, message)
+
+    def _serve(self, message: Call | Oneway) -> None:
+        try:
+            context = CallContext(
+                peer=self.peer, object_id=message.object_id, method=message.method,
+                broker=self.broker,
+            )
+            reply = self.broker._dispatcher.run(message, self, context)
+            if reply is not None:
+                self._send_reply(reply)
+        finally:
+            with self._incoming_lock:
+                self._incoming -= 1
+
+    def _send_reply(self, reply: Reply | Error) -> None:
+        try:
+            self.send(reply)
+        except (LocalProtocolError, TypeError) as exc:  # the result cannot travel
+            self._send_quietly(Error(request_id=reply.request_id, exception=exc))
+        except CommunicationError:
+            log.debug("reply to %s dropped: connection closed", self.transport.peer_address)
+
+    def _on_cancel(self, message: Cancel) -> None:
+        log.debug("peer %s cancelled request %d", self.transport.peer_address, message.request_id)
+
+    def _on_ping(self, message: Ping) -> None:
+        self._send_quietly(Pong(token=message.token))
+
+    def _on_pong(self, message: Pong) -> None:
+        pass
+
+    _handlers: dict[type, Callable[[Channel, Any], None]] = {
+        Reply: _on_reply,
+        Error: _on_error,
+        Call: _on_call,
+        Oneway: _on_call,
+        Cancel: _on_cancel,
+        Ping: _on_ping,
+        Pong: _on_pong,
+    }
+
+    # -- references -----------------------------------------------------
+
+    def _import_ref(
+        self, orb_id: bytes, object_id: str, endpoints: tuple, interface: str
+    ) -> Any:
+        return self.broker._import_ref(self, orb_id, object_id, endpoints, interface)

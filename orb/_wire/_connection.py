@@ -1,0 +1,215 @@
+"""The sans-I/O protocol connection: bytes in, events out; messages in, bytes out.
+
+A :class:`Connection` knows framing, the handshake and message layout, and
+nothing about sockets, threads or clocks. A driver feeds it received bytes
+with :meth:`Connection.receive_data` (``b""`` means end of stream), pulls
+events with :meth:`Connection.next_event`, and writes whatever
+:meth:`Connection.send` returns.
+
+States, and what moves between them::
+
+    AWAIT_HELLO --peer's Hello--> OPEN --Goodbye or EOF--> CLOSED
+         any state --invalid input--> ERROR (every later call raises)
+
+Both sides send their Hello first (:meth:`Connection.start`); any other
+message before the peer's Hello is a protocol error.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .._errors import LocalProtocolError, ProtocolError
+from ._codec import CODEC_VERSION
+from ._messages import PROTOCOL_VERSION, Goodbye, Hello, Message, from_wire, to_wire
+
+#: Every frame starts with its payload length as a 4-byte big-endian integer.
+HEADER = struct.Struct(">I")
+
+#: Default largest frame payload accepted, in bytes (64 MiB).
+DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024
+
+
+class State(enum.Enum):
+    AWAIT_HELLO = "await-hello"
+    OPEN = "open"
+    CLOSED = "closed"
+    ERROR = "error"
+
+
+class _NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+#: Returned by next_event() when more bytes are needed.
+NEED_DATA = _NeedData()
+
+
+@attrs.frozen
+class ConnectionClosed:
+    """The peer closed its side of the stream (or said Goodbye before it)."""
+
+    reason: str = ""
+
+
+class Connection:
+    """One orb protocol connection, without I/O.
+
+    ``encode`` and ``decode`` turn msgpack arrays into bytes and back (see
+    :meth:`orb._wire.Codec.encoder`); ``max_frame_size`` bounds what this
+    side accepts and is announced in its Hello.
+    """
+
+    def __init__(
+        self,
+        *,
+        hello: Hello,
+        encode: Callable[[Any], bytes],
+        decode: Callable[[Any], Any],
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+    ) -> None:
+        self.local = attrs.evolve(
+            hello, limits={**hello.limits, "max_frame_size": max_frame_size}
+        )
+        self.peer: Hello | None = None
+        self.state = State.AWAIT_HELLO
+        self.max_frame_size = max_frame_size
+        self._encode = encode
+        self._decode = decode
+        self._buffer = bytearray()
+        self._eof = False
+        self._started = False
+        self._error: ProtocolError | None = None
+
+    @property
+    def peer_max_frame_size(self) -> int:
+        if self.peer is None:
+            return DEFAULT_MAX_FRAME_SIZE
+        return self.peer.limits.get("max_frame_size", DEFAULT_MAX_FRAME_SIZE)
+
+    # -- outgoing -------------------------------------------------------
+
+    def start(self) -> list[bytes]:
+        """The bytes of this side's Hello; must be sent before anything else."""
+        if self._started:
+            raise LocalProtocolError("the Hello was already sent")
+        self._started = True
+        return self._frame(to_wire(self.local), limit=self.max_frame_size)
+
+    def send(self, message: Message) -> list[bytes]:
+        """The bytes that carry ``message``: a header and a payload buffer.
+
+        Raises :class:`orb.EncodeError` when a value in the message cannot
+        travel, and :class:`LocalProtocolError` when the message is not
+        allowed now or is larger than the peer accepts.
+        """
+        if not self._started:
+            raise LocalProtocolError("start() must send the Hello first")
+        if isinstance(message, Hello):
+            raise LocalProtocolError("the Hello is sent once, by start()")
+        if self.state in (State.CLOSED, State.ERROR):
+            raise LocalProtocolError(f"cannot send on a {self.state.value} connection")
+        return self._frame(to_wire(message), limit=self.peer_max_frame_size)
+
+    def _frame(self, array: list, *, limit: int) -> list[bytes]:
+        payload = self._encode(array)
+        if len(payload) > limit:
+            raise LocalProtocolError(
+                f"message of {len(payload)} bytes exceeds the peer's frame limit "
+                f"of {limit} bytes"
+            )
+        return [HEADER.pack(len(payload)), payload]
+
+    # -- incoming -------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the peer; ``b""`` means the stream ended."""
+        if data:
+            if self._eof:
+                raise LocalProtocolError("data received after end of stream")
+            self._buffer += data
+        else:
+            self._eof = True
+
+    def next_event(self) -> Message | ConnectionClosed | _NeedData:
+        """The next complete event, or :data:`NEED_DATA`.
+
+        Raises :class:`ProtocolError` when the peer broke the protocol; the
+        connection is then in the ERROR state and must be closed.
+        """
+        if self._error is not None:
+            raise self._error
+        if self.state is State.CLOSED:
+            return ConnectionClosed()
+        try:
+            array = self._next_frame()
+            if array is None:
+                if self._eof:
+                    self.state = State.CLOSED
+                    return ConnectionClosed()
+                return NEED_DATA
+            return self._handle(from_wire(array))
+        except ProtocolError as exc:
+            self.state = State.ERROR
+            self._error = exc
+            raise
+
+    def _next_frame(self) -> Any:
+        """The decoded array of the next complete frame, or None."""
+        buffer = self._buffer
+        if len(buffer) < HEADER.size:
+            if self._eof and buffer:
+                raise ProtocolError("stream ended inside a frame header")
+            return None
+        (size,) = HEADER.unpack_from(buffer)
+        if size == 0:
+            raise ProtocolError("empty frame")
+        if size > self.max_frame_size:
+            raise ProtocolError(
+                f"frame of {size} bytes exceeds the limit of {self.max_frame_size} bytes"
+            )
+        end = HEADER.size + size
+        if len(buffer) < end:
+            if self._eof:
+                raise ProtocolError("stream ended inside a frame")
+            return None
+        # Decode straight from the buffer: no copy of the frame is made.
+        view = memoryview(buffer)[HEADER.size : end]
+        try:
+            array = self._decode(view)
+        finally:
+            view.release()
+        del buffer[:end]
+        return array
+
+    def _handle(self, message: Message) -> Message | ConnectionClosed:
+        if self.state is State.AWAIT_HELLO:
+            if not isinstance(message, Hello):
+                raise ProtocolError(
+                    f"expected Hello first, got {type(message).__name__}"
+                )
+            if message.protocol_version != PROTOCOL_VERSION:
+                raise ProtocolError(
+                    f"peer speaks protocol version {message.protocol_version}, "
+                    f"this side speaks {PROTOCOL_VERSION}"
+                )
+            if message.codec_version != CODEC_VERSION:
+                raise ProtocolError(
+                    f"peer uses codec version {message.codec_version}, "
+                    f"this side uses {CODEC_VERSION}"
+                )
+            self.peer = message
+            self.state = State.OPEN
+            return message
+        if isinstance(message, Hello):
+            raise ProtocolError("a second Hello on an open connection")
+        if isinstance(message, Goodbye):
+            self.state = State.CLOSED
+            return ConnectionClosed(message.reason)
+        return message

@@ -1,0 +1,1 @@
+"""orb.security: TLS and mutual TLS, certificates, peer identity and authorization."""
