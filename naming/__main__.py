@@ -1,13 +1,114 @@
-"""``orb-naming``: the naming service daemon."""
+"""``orb-naming``: the naming service daemon (also ``python -m orb.naming``)."""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import signal
 import sys
+import threading
+from collections.abc import Sequence
+
+import orb
+from orb._refs import Endpoint
+
+from ._mdns import SERVICE_TYPE, Advertiser, interfaces_from_env
+from ._service import DEFAULT_LEASE, NAMING_OBJECT_ID, NamingService
+from ._store import MemoryStore, SQLiteStore, Store, default_store_path
+
+DEFAULT_LISTEN = "tcp://127.0.0.1:7700"
 
 
-def main(argv: list[str] | None = None) -> int:
-    print("orb-naming: the naming service is not available yet", file=sys.stderr)
-    return 2
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orb-naming",
+        description="Run the orb naming service and advertise it on the LAN with mDNS.",
+    )
+    parser.add_argument(
+        "--listen", action="append", metavar="ENDPOINT",
+        help=f"endpoint to listen on, repeatable (default {DEFAULT_LISTEN})",
+    )
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument(
+        "--store", metavar="PATH",
+        help=f"SQLite file holding the bindings (default {default_store_path()})",
+    )
+    store.add_argument("--memory", action="store_true", help="keep bindings in memory only")
+    parser.add_argument(
+        "--lease", type=float, default=DEFAULT_LEASE, metavar="SECONDS",
+        help=f"lease granted to bindings (default {DEFAULT_LEASE:g})",
+    )
+    parser.add_argument("--domain", help="naming domain advertised in mDNS (default: none)")
+    parser.add_argument("--no-mdns", action="store_true", help="do not advertise on mDNS")
+    parser.add_argument(
+        "--mdns-interface", action="append", metavar="ADDRESS",
+        help="local address to advertise on, repeatable (default: $ORB_MDNS_INTERFACES, "
+        "else every interface)",
+    )
+    parser.add_argument(
+        "--insecure", action="store_true",
+        help="allow plaintext listening on a non-loopback address",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default INFO)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        store: Store = MemoryStore() if args.memory else SQLiteStore(args.store or default_store_path())
+        service = NamingService(store, lease=args.lease)
+    except (OSError, ValueError) as exc:
+        print(f"orb-naming: cannot open the store: {exc}", file=sys.stderr)
+        return 2
+    try:
+        broker = orb.ORB(listen=args.listen or [DEFAULT_LISTEN], insecure=args.insecure or None)
+    except (ValueError, orb.OrbError) as exc:
+        service.close()
+        print(f"orb-naming: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    advertiser = None
+    try:
+        ref = broker.export(service, object_id=NAMING_OBJECT_ID)
+        for endpoint in broker.endpoints:
+            print(f"orb-naming listening on {endpoint}", flush=True)
+        print(f"naming service object: {ref}", flush=True)
+        print(f"store: {store.description}; lease {args.lease:g}s", flush=True)
+        if not args.no_mdns:
+            first = Endpoint.parse(broker.endpoints[0])
+            interfaces = args.mdns_interface or interfaces_from_env()
+            advertiser = Advertiser(
+                host=first.host, port=first.port, orb_id=broker.orb_id, domain=args.domain,
+                interfaces=interfaces,
+            )
+            where = ", ".join(interfaces) if interfaces else "all interfaces"
+            domain = args.domain or "(none)"
+            print(
+                f"advertising {SERVICE_TYPE} as {advertiser.name} on {where}; domain {domain}",
+                flush=True,
+            )
+        else:
+            print("mDNS advertisement disabled", flush=True)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        print("ready", flush=True)
+        sweep_every = max(args.lease / 2, 0.1)
+        while not stop.wait(sweep_every):
+            service.sweep()
+    finally:
+        if advertiser is not None:
+            advertiser.close()
+        broker.close()
+        service.close()
+    print("orb-naming stopped", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from ._config import Config, Limits
 from ._context import CallContext, Peer, current
 from ._errors import (
     AccessDenied,
+    AlreadyBound,
     CommunicationError,
     EncodeError,
     LocalProtocolError,
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ORB",
     "AccessDenied",
+    "AlreadyBound",
     "CallContext",
     "Codec",
     "CommunicationError",

@@ -40,8 +40,9 @@ class ORB:
     port 0 picks a free port; ``unix:///path``); leave it out for a
     client-only broker that still serves callbacks over the connections it
     opens. ``config`` holds limits and pool sizes (:class:`orb.Config`);
-    ``timeout`` (default call timeout) and ``insecure`` (allow plaintext on
-    non-loopback addresses) override it. ``codec`` or ``types`` set the
+    ``timeout`` (default call timeout), ``insecure`` (allow plaintext on
+    non-loopback addresses) and ``naming`` (where the naming service is)
+    override it. ``codec`` or ``types`` set the
     value types that travel by value.
 
     Use it as a context manager, or call :meth:`close`.
@@ -57,6 +58,7 @@ class ORB:
         timeout: float | None = None,
         insecure: bool | None = None,
         limits: Limits | None = None,
+        naming: str | None = None,
     ) -> None:
         config = config or Config()
         overrides: dict[str, Any] = {}
@@ -66,6 +68,8 @@ class ORB:
             overrides["insecure"] = insecure
         if limits is not None:
             overrides["limits"] = limits
+        if naming is not None:
+            overrides["naming"] = naming
         self.config: Config = attrs.evolve(config, **overrides)
         self.orb_id: bytes = new_orb_id()
         self.codec: Codec = codec if codec is not None else Codec()
@@ -76,6 +80,7 @@ class ORB:
         self._pool = WorkerPool(self.config.max_workers)
         self._lock = threading.RLock()
         self._closed = threading.Event()
+        self._closing = False
         self._channels: set[Channel] = set()
         self._by_orb: dict[bytes, Channel] = {}
         self._by_endpoint: dict[str, Channel] = {}
@@ -89,6 +94,7 @@ class ORB:
         )
         self._listeners: list[Listener] = []
         self._threads: list[threading.Thread] = []
+        self._name_keeper: Any = None
         try:
             for endpoint in _endpoints(listen):
                 self._listen(endpoint)
@@ -125,6 +131,8 @@ class ORB:
         *,
         object_id: str | None = None,
         instance: Instance | str | None = None,
+        metadata: dict[str, Any] | None = None,
+        rebind: bool = False,
     ) -> ObjectRef:
         """Export an exposed object (or class) and return its reference.
 
@@ -133,15 +141,34 @@ class ORB:
         by its instance policy: ``instance`` overrides the one given to
         ``@orb.expose`` (``"single"``, ``"per_connection"``, ``"per_call"``).
         ``object_id`` fixes the id instead of a random one (for well-known
-        objects). ``name`` binds the reference in the naming service.
+        objects). ``name`` binds the reference in the naming service, with
+        ``metadata``, and keeps renewing that binding's lease until the
+        object is unexported or this broker closes.
         """
         self._check_open()
         if object_id is not None:
             _check_object_id(object_id)
-        if name is not None:
-            raise NotImplementedError("binding a name needs the naming service")
+        if name is not None and not self.endpoints:
+            raise ValueError(
+                f"cannot bind {name!r}: a client-only ORB has no endpoint others could reach; "
+                "give it a listen= endpoint"
+            )
         entry = self._table.add(obj, pinned=True, object_id=object_id, policy=instance, name=name)
+        if name is not None:
+            try:
+                self._names().bind(name, obj, metadata, replace=rebind)
+            except BaseException:
+                self._table.remove(entry.object_id)
+                raise
         return self._ref(entry.object_id, entry.type_name)
+
+    def _names(self) -> Any:
+        with self._lock:
+            if self._name_keeper is None:
+                from orb.naming import NameKeeper
+
+                self._name_keeper = NameKeeper(self, self.config.naming)
+            return self._name_keeper
 
     def unexport(self, target: Any) -> None:
         """Stop serving an object, given the object, its reference, proxy or id."""
@@ -156,7 +183,9 @@ class ORB:
             if entry is None:
                 raise ObjectNotFound(f"{type(target).__qualname__} object is not exported here")
             object_id = entry.object_id
-        self._table.remove(object_id)
+        entry = self._table.remove(object_id)
+        if entry.name is not None and self._name_keeper is not None:
+            self._name_keeper.unbind_target(entry.target)
 
     def ref(self, obj: Any) -> ObjectRef:
         """The reference of an exported object (exporting it on the fly if needed)."""
@@ -330,6 +359,12 @@ class ORB:
         """Codec hook: the reference fields of a proxy or an exposed object."""
         if isinstance(obj, Proxy):
             ref = obj._orb_ref
+            peer = obj._orb_channel.peer if obj._orb_channel is not None else None
+            if not ref.orb_id and peer is not None:
+                # Made from a URI: send what the connection learned about its ORB,
+                # so receivers recognise it (and its home ORB gets the original back).
+                extra = tuple(e for e in peer.endpoints if e not in ref.endpoints)
+                return (peer.orb_id, ref.object_id, ref.endpoints + extra, ref.interface)
             return (ref.orb_id, ref.object_id, ref.endpoints, ref.interface)
         cls = type(obj)
         exposable = self._exposable.get(cls)
@@ -346,9 +381,9 @@ class ORB:
         self, channel: Channel, orb_id: bytes, object_id: str, endpoints: tuple, interface: str
     ) -> Any:
         """Codec hook: a reference that arrived becomes a proxy, or the object itself at home."""
-        if orb_id == self.orb_id:
+        if orb_id == self.orb_id or (not orb_id and endpoints and endpoints[0] in self.endpoints):
             entry = self._table.lookup(object_id)
-            if entry is not None and entry.policy is Instance.SINGLE:
+            if entry is not None and (not entry.is_class or entry.policy is Instance.SINGLE):
                 return entry.instance_for(None)
         key = (orb_id, object_id)
         proxy = self._proxies.get(key) if orb_id else None
@@ -377,8 +412,13 @@ class ORB:
     def close(self) -> None:
         """Stop listening, close every connection and stop the worker threads."""
         with self._lock:
-            if self._closed.is_set():
+            if self._closing:
                 return
+            self._closing = True
+            keeper, self._name_keeper = self._name_keeper, None
+        if keeper is not None:
+            keeper.close()  # unbind names while the connections are still up
+        with self._lock:
             self._closed.set()
             channels = list(self._channels)
         for listener in self._listeners:

@@ -41,9 +41,12 @@ class Config:
     * ``max_workers``: threads running servant methods (64).
     * ``timeout``: default seconds a proxy waits for a reply (None: forever).
     * ``insecure``: allow plaintext listening on non-loopback addresses.
+    * ``naming``: where the naming service is (``host:port`` or a URI);
+      None means the ``ORB_NAMING`` environment variable, else mDNS.
     """
 
     limits: Limits = attrs.Factory(Limits)
     max_workers: int = attrs.field(default=64, validator=_positive)
     timeout: float | None = attrs.field(default=None, validator=_positive)
     insecure: bool = False
+    naming: str | None = None

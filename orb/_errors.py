@@ -51,6 +51,13 @@ class NameNotFound(OrbError, LookupError):
     """A name is not bound in the naming service."""
 
 
+class AlreadyBound(OrbError, KeyError):
+    """A name is already bound in the naming service (``rebind`` replaces your own)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class AccessDenied(OrbError, PermissionError):
     """The caller is not allowed to do this."""
 
@@ -93,6 +100,7 @@ BROKER_ERRORS: tuple[type[OrbError], ...] = (
     EncodeError,
     ObjectNotFound,
     NameNotFound,
+    AlreadyBound,
     AccessDenied,
 )
 
