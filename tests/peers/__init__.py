@@ -1,0 +1,1 @@
+"""Helper processes for cross-process tests (servers started with subprocess)."""
