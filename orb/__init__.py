@@ -19,7 +19,7 @@ through proxies that feel local::
 
 from ._api import describe, invoke, proxy, ref, resolve
 from ._broker import ORB
-from ._config import Config, Limits
+from ._config import Config, DGCConfig, Limits
 from ._context import CallContext, Peer, current
 from ._errors import (
     AccessDenied,
@@ -51,6 +51,7 @@ __all__ = [
     "Codec",
     "CommunicationError",
     "Config",
+    "DGCConfig",
     "EncodeError",
     "Endpoint",
     "Instance",

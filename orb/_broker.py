@@ -20,7 +20,7 @@ import attrs
 from ._channel import Channel
 from ._config import Config, Limits
 from ._dispatch import Dispatcher
-from ._errors import CommunicationError, ObjectNotFound, OrbError
+from ._errors import CommunicationError, ObjectNotFound, OrbError, ProtocolError
 from ._exposure import Instance
 from ._interface import Interface
 from ._pool import WorkerPool
@@ -28,7 +28,7 @@ from ._proxy import Proxy, RemoteType
 from ._refs import Endpoint, ObjectRef, new_orb_id
 from ._table import ObjectTable
 from ._transport import Listener, connect
-from ._wire import CODEC_VERSION, Codec, Hello
+from ._wire import CODEC_VERSION, REF_COLLECTABLE, Codec, Hello
 
 log = logging.getLogger("orb.broker")
 
@@ -59,6 +59,7 @@ class ORB:
         insecure: bool | None = None,
         limits: Limits | None = None,
         naming: str | None = None,
+        lease: float | None = None,
     ) -> None:
         config = config or Config()
         overrides: dict[str, Any] = {}
@@ -70,6 +71,8 @@ class ORB:
             overrides["limits"] = limits
         if naming is not None:
             overrides["naming"] = naming
+        if lease is not None:
+            overrides["dgc"] = attrs.evolve(config.dgc, lease=lease)
         self.config: Config = attrs.evolve(config, **overrides)
         self.orb_id: bytes = new_orb_id()
         self.codec: Codec = codec if codec is not None else Codec()
@@ -94,7 +97,14 @@ class ORB:
         )
         self._listeners: list[Listener] = []
         self._threads: list[threading.Thread] = []
+        self._incoming: dict[threading.Thread, Any] = {}  # reader thread -> its transport
         self._name_keeper: Any = None
+        from orb.gc import DGC_OBJECT_ID, Collector, LeaseHolder
+
+        dgc = self.config.dgc
+        self._collector = Collector(self, dgc)
+        self._leases = LeaseHolder(self, dgc.lease, transit=dgc.transit_timeout)
+        self._table.add(self._collector, pinned=True, object_id=DGC_OBJECT_ID)
         try:
             for endpoint in _endpoints(listen):
                 self._listen(endpoint)
@@ -183,16 +193,31 @@ class ORB:
             if entry is None:
                 raise ObjectNotFound(f"{type(target).__qualname__} object is not exported here")
             object_id = entry.object_id
-        entry = self._table.remove(object_id)
+        entry = self._table.remove(object_id, reason="was unexported")
+        self._collector.forget(object_id)
         if entry.name is not None and self._name_keeper is not None:
             self._name_keeper.unbind_target(entry.target)
 
     def ref(self, obj: Any) -> ObjectRef:
-        """The reference of an exported object (exporting it on the fly if needed)."""
+        """The reference of an object, exporting (and pinning) it if it is not exported yet.
+
+        Use it to hand out a URI (``str(broker.ref(obj))``) for an object
+        that should stay reachable until it is unexported.
+        """
         if isinstance(obj, Proxy):
             return obj._orb_ref
-        entry = self._table.find(obj) or self._table.add(obj, pinned=False)
+        entry = self._table.find(obj) or self._table.add(obj, pinned=True)
         return self._ref(entry.object_id, entry.type_name)
+
+    def pin(self, obj: Any) -> None:
+        """Never collect ``obj`` (exporting it if needed): switch the DGC off for it."""
+        entry = self._table.find(obj) or self._table.add(obj, pinned=True)
+        entry.pinned = True
+        self._collector.forget(entry.object_id)
+
+    def _adopt(self, proxies: list[Proxy]) -> None:
+        """Claim DGC leases on proxies that just arrived, before user code sees them."""
+        self._leases.adopt(proxies)
 
     def _ref(self, object_id: str, interface: str) -> ObjectRef:
         return ObjectRef(
@@ -338,25 +363,47 @@ class ORB:
                 if not self.closed:
                     log.error("accept on %s failed: %s", listener.endpoint, exc)
                 return
-            threading.Thread(
+            thread = threading.Thread(
                 target=self._serve_incoming, args=(transport,),
                 name=f"orb-reader {transport.peer_address}", daemon=True,
-            ).start()
+            )
+            with self._lock:
+                if self.closed:
+                    transport.close()
+                    return
+                # Tracked until it ends, so close() also drops connections still
+                # in their handshake (they are not channels yet).
+                self._incoming[thread] = transport
+            thread.start()
 
     def _serve_incoming(self, transport: Any) -> None:
-        channel = Channel(self, transport, outgoing=False)
         try:
-            channel.open(self.config.limits.handshake_timeout, start_reader=False)
-        except OrbError as exc:
-            log.info("handshake with %s failed: %s", transport.peer_address, exc)
-            return
-        self._register(channel)
-        channel.read_loop()
+            channel = Channel(self, transport, outgoing=False)
+            try:
+                channel.open(self.config.limits.handshake_timeout, start_reader=False)
+            except ProtocolError as exc:
+                log.warning(
+                    "handshake with %s failed: protocol error: %s", transport.peer_address, exc
+                )
+                return
+            except OrbError as exc:
+                log.info("handshake with %s failed: %s", transport.peer_address, exc)
+                return
+            self._register(channel)
+            channel.read_loop()
+        finally:
+            with self._lock:
+                self._incoming.pop(threading.current_thread(), None)
 
     # -- references arriving and leaving ----------------------------------
 
-    def _export_ref(self, obj: Any) -> tuple[bytes, str, tuple[str, ...], str] | None:
-        """Codec hook: the reference fields of a proxy or an exposed object."""
+    def _export_ref(self, obj: Any) -> tuple[bytes, str, tuple[str, ...], str, int] | None:
+        """Codec hook: the reference fields of a proxy or an exposed object.
+
+        A local object that is not exported yet is exported implicitly and
+        held in transit by the DGC until its receiver claims a lease; a
+        forwarded collectable proxy is kept alive for the same reason.
+        """
         if isinstance(obj, Proxy):
             ref = obj._orb_ref
             peer = obj._orb_channel.peer if obj._orb_channel is not None else None
@@ -364,8 +411,11 @@ class ORB:
                 # Made from a URI: send what the connection learned about its ORB,
                 # so receivers recognise it (and its home ORB gets the original back).
                 extra = tuple(e for e in peer.endpoints if e not in ref.endpoints)
-                return (peer.orb_id, ref.object_id, ref.endpoints + extra, ref.interface)
-            return (ref.orb_id, ref.object_id, ref.endpoints, ref.interface)
+                return (peer.orb_id, ref.object_id, ref.endpoints + extra, ref.interface, 0)
+            if ref.collectable:
+                self._leases.in_transit(obj)
+                return (ref.orb_id, ref.object_id, ref.endpoints, ref.interface, REF_COLLECTABLE)
+            return (ref.orb_id, ref.object_id, ref.endpoints, ref.interface, 0)
         cls = type(obj)
         exposable = self._exposable.get(cls)
         if exposable is None:
@@ -374,13 +424,26 @@ class ORB:
             )
         if not exposable:
             return None
-        entry = self._table.find(obj) or self._table.add(obj, pinned=False)
-        return (self.orb_id, entry.object_id, self.endpoints, entry.type_name)
+        entry = self._table.find(obj)
+        if entry is None or not entry.pinned:
+            entry = self._collector.export_for_transit(obj)
+        flags = 0 if entry.pinned else REF_COLLECTABLE
+        return (self.orb_id, entry.object_id, self.endpoints, entry.type_name, flags)
 
     def _import_ref(
-        self, channel: Channel, orb_id: bytes, object_id: str, endpoints: tuple, interface: str
+        self,
+        channel: Channel,
+        orb_id: bytes,
+        object_id: str,
+        endpoints: tuple,
+        interface: str,
+        flags: int,
     ) -> Any:
-        """Codec hook: a reference that arrived becomes a proxy, or the object itself at home."""
+        """Codec hook: a reference that arrived becomes a proxy, or the object itself at home.
+
+        New proxies of collectable objects are queued on the channel; the
+        thread that hands them to user code claims their leases first.
+        """
         if orb_id == self.orb_id or (not orb_id and endpoints and endpoints[0] in self.endpoints):
             entry = self._table.lookup(object_id)
             if entry is not None and (not entry.is_class or entry.policy is Instance.SINGLE):
@@ -389,11 +452,14 @@ class ORB:
         proxy = self._proxies.get(key) if orb_id else None
         if proxy is None:
             ref = ObjectRef(
-                object_id=object_id, orb_id=orb_id, endpoints=endpoints, interface=interface
+                object_id=object_id, orb_id=orb_id, endpoints=endpoints, interface=interface,
+                collectable=bool(flags & REF_COLLECTABLE) and bool(orb_id),
             )
             proxy = Proxy(ref, self, self.config.timeout)
             if orb_id:
                 proxy = self._proxies.setdefault(key, proxy)
+        if proxy._orb_ref.collectable and not proxy.__dict__.get("_orb_leased"):
+            channel.decoded_refs.append(proxy)
         if proxy._orb_channel is None and channel.peer is not None and channel.peer.orb_id == orb_id:
             object.__setattr__(proxy, "_orb_channel", channel)
         return proxy
@@ -418,16 +484,22 @@ class ORB:
             keeper, self._name_keeper = self._name_keeper, None
         if keeper is not None:
             keeper.close()  # unbind names while the connections are still up
+        self._leases.close()  # clean leases while the connections are still up
+        self._collector.close()
         with self._lock:
             self._closed.set()
             channels = list(self._channels)
+            incoming = dict(self._incoming)
         for listener in self._listeners:
             listener.close()
         for channel in channels:
             channel.close("broker shutting down")
+        for transport in incoming.values():
+            transport.close()
         self._pool.shutdown()
         current = threading.current_thread()
-        for thread in self._threads:
+        readers = [c._reader for c in channels if c._reader is not None]
+        for thread in [*self._threads, *incoming, *readers]:
             if thread is not current:
                 thread.join(5)
         from . import _default
@@ -438,7 +510,12 @@ class ORB:
     shutdown = close
 
     def stats(self) -> dict[str, Any]:
-        """Objects, connections and workers of this broker, as a plain dict."""
+        """Objects, connections, workers and DGC state of this broker, as a plain dict.
+
+        ``dgc`` holds the owner side (lease length, holders per object,
+        pending transits, dirty/renew/clean/collected counts) and, under
+        ``leases``, the client side (leases held per owner ORB).
+        """
         entries = self._table.entries()
         pinned = sum(1 for e in entries if e.pinned)
         with self._lock:
@@ -456,6 +533,7 @@ class ORB:
                 for c in channels
             ],
             "workers": self._pool.size,
+            "dgc": {**self._collector.stats(), "leases": self._leases.stats()},
         }
 
     def _check_open(self) -> None:

@@ -49,7 +49,7 @@ log = logging.getLogger("orb.channel")
 class _Pending:
     """One call waiting for its reply; the lock is released when it arrives."""
 
-    __slots__ = ("lock", "ok", "value", "method")
+    __slots__ = ("lock", "ok", "value", "method", "refs")
 
     def __init__(self, method: str) -> None:
         self.lock = allocate_lock()
@@ -57,6 +57,7 @@ class _Pending:
         self.ok = False
         self.value: Any = None
         self.method = method
+        self.refs: list[Any] = []  # new proxies in the reply, to claim leases on
 
 
 class Channel:
@@ -86,6 +87,9 @@ class Channel:
         self._incoming_lock = threading.Lock()
         self._recv_buffer = bytearray(RECV_SIZE)
         self._reader: threading.Thread | None = None
+        # Proxies made while decoding the current message that need a DGC
+        # lease; only the reader thread touches this list.
+        self.decoded_refs: list[Any] = []
         self._on_close: list[Callable[[Channel], None]] = []
 
     def __repr__(self) -> str:
@@ -212,6 +216,8 @@ class Channel:
                 waiter.lock.acquire()  # the reply raced the timeout: take it
         finally:
             self._call_slots.release()
+        if waiter.refs:  # claim leases before user code sees the proxies
+            self.broker._adopt(waiter.refs)
         if waiter.ok:
             return waiter.value
         raise waiter.value
@@ -288,20 +294,31 @@ class Channel:
             reason = f"internal error: {exc}"
         self.close(reason, say_goodbye=False)
 
+    def _take_refs(self) -> list[Any]:
+        refs = self.decoded_refs
+        if refs:
+            self.decoded_refs = []
+        return refs
+
     def _on_reply(self, message: Reply) -> None:
+        refs = self._take_refs()
         waiter = self._pending.pop(message.request_id, None)
         if waiter is not None:
             waiter.ok = True
             waiter.value = message.value
+            waiter.refs = refs
             waiter.lock.release()
 
     def _on_error(self, message: Error) -> None:
+        refs = self._take_refs()
         waiter = self._pending.pop(message.request_id, None)
         if waiter is not None:
             waiter.value = message.exception
+            waiter.refs = refs
             waiter.lock.release()
 
     def _on_call(self, message: Call | Oneway) -> None:
+        refs = self._take_refs()
         with self._incoming_lock:
             if self._incoming >= self._max_incoming:
                 busy = True
@@ -314,10 +331,12 @@ class Channel:
                     f"too many calls in flight on this connection (limit {self._max_incoming})"
                 )))
             return
-        self.broker._pool.submit(self._serve, message)
+        self.broker._pool.submit(self._serve, message, refs)
 
-    def _serve(self, message: Call | Oneway) -> None:
+    def _serve(self, message: Call | Oneway, refs: list[Any]) -> None:
         try:
+            if refs:  # claim leases before the servant sees the proxies
+                self.broker._adopt(refs)
             context = CallContext(
                 peer=self.peer, object_id=message.object_id, method=message.method,
                 broker=self.broker,
@@ -359,6 +378,6 @@ class Channel:
     # -- references -----------------------------------------------------
 
     def _import_ref(
-        self, orb_id: bytes, object_id: str, endpoints: tuple, interface: str
+        self, orb_id: bytes, object_id: str, endpoints: tuple, interface: str, flags: int
     ) -> Any:
-        return self.broker._import_ref(self, orb_id, object_id, endpoints, interface)
+        return self.broker._import_ref(self, orb_id, object_id, endpoints, interface, flags)

@@ -33,6 +33,39 @@ class Limits:
     connect_timeout: float = attrs.field(default=10.0, validator=_positive)
 
 
+#: Lease granted to clients by default, in seconds. Java RMI uses 10
+#: minutes; orb uses one, so the objects of a client that died are freed
+#: within about a minute, while renewal stays one small batched call per
+#: owner every 30 seconds.
+DEFAULT_LEASE = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class DGCConfig:
+    """How this broker's distributed GC behaves.
+
+    * ``lease``: seconds of lease granted to clients (60).
+    * ``sweep_interval``: seconds between sweeps for expired leases
+      (default a quarter of the lease, at most 15).
+    * ``transit``: seconds a reference sent in a message keeps its object
+      alive while the receiver's dirty call is awaited (default the lease).
+    * ``enabled``: False pins every implicitly exported object forever.
+    """
+
+    lease: float = attrs.field(default=DEFAULT_LEASE, validator=_positive)
+    sweep_interval: float | None = attrs.field(default=None, validator=_positive)
+    transit: float | None = attrs.field(default=None, validator=_positive)
+    enabled: bool = True
+
+    @property
+    def sweep_every(self) -> float:
+        return self.sweep_interval or min(self.lease / 4, 15.0)
+
+    @property
+    def transit_timeout(self) -> float:
+        return self.transit or self.lease
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """Everything an ``orb.ORB`` can be configured with.
@@ -41,6 +74,7 @@ class Config:
     * ``max_workers``: threads running servant methods (64).
     * ``timeout``: default seconds a proxy waits for a reply (None: forever).
     * ``insecure``: allow plaintext listening on non-loopback addresses.
+    * ``dgc``: distributed GC settings, see :class:`DGCConfig`.
     * ``naming``: where the naming service is (``host:port`` or a URI);
       None means the ``ORB_NAMING`` environment variable, else mDNS.
     """
@@ -50,3 +84,4 @@ class Config:
     timeout: float | None = attrs.field(default=None, validator=_positive)
     insecure: bool = False
     naming: str | None = None
+    dgc: DGCConfig = attrs.Factory(DGCConfig)

@@ -92,6 +92,8 @@ class ObjectRef:
     orb_id: bytes = b""
     endpoints: tuple[str, ...] = ()
     interface: str = ""
+    #: The owner collects the object when no client holds a lease on it.
+    collectable: bool = attrs.field(default=False, eq=False)
 
     def __str__(self) -> str:
         if not self.endpoints:

@@ -9,6 +9,7 @@ distributed GC frees those).
 
 from __future__ import annotations
 
+import collections
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,9 @@ from ._errors import ObjectNotFound
 from ._exposure import Instance, Member, class_exposure, members_of
 from ._interface import Interface, describe_class, type_name_of
 from ._refs import new_object_id
+
+#: How many unexported ids are remembered to explain a later ObjectNotFound.
+GONE_REMEMBERED = 1024
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -71,6 +75,7 @@ class ObjectTable:
         self._by_identity: dict[int, Entry] = {}
         self._members: dict[type, dict[str, Member]] = {}
         self._interfaces: dict[type, Interface] = {}
+        self._gone: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     def members(self, cls: type) -> dict[str, Member]:
         """The exposed members of ``cls`` (cached)."""
@@ -128,6 +133,9 @@ class ObjectTable:
         """The entry for ``object_id``; raises ObjectNotFound."""
         entry = self._by_id.get(object_id)
         if entry is None:
+            reason = self._gone.get(object_id)
+            if reason is not None:
+                raise ObjectNotFound(f"object {object_id!r} {reason}")
             raise ObjectNotFound(f"no object with id {object_id!r} is exported here")
         return entry
 
@@ -138,13 +146,20 @@ class ObjectTable:
     def lookup(self, object_id: str) -> Entry | None:
         return self._by_id.get(object_id)
 
-    def remove(self, object_id: str) -> Entry:
-        """Unexport; raises ObjectNotFound when ``object_id`` is not exported."""
+    def remove(self, object_id: str, *, reason: str = "was unexported") -> Entry:
+        """Unexport; raises ObjectNotFound when ``object_id`` is not exported.
+
+        ``reason`` is remembered (for the most recent ids) so that a later
+        call to the id says why it is gone.
+        """
         with self._lock:
             entry = self._by_id.pop(object_id, None)
             if entry is None:
                 raise ObjectNotFound(f"no object with id {object_id!r} is exported here")
             self._by_identity.pop(id(entry.target), None)
+            self._gone[object_id] = reason
+            if len(self._gone) > GONE_REMEMBERED:
+                self._gone.popitem(last=False)
             return entry
 
     def entries(self) -> list[Entry]:

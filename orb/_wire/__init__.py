@@ -5,7 +5,7 @@ raises is an :class:`orb.ProtocolError` (or, for values that cannot travel,
 :class:`orb.EncodeError`).
 """
 
-from ._codec import CODEC_VERSION, EXT, Codec, WireRef, qualified_name
+from ._codec import CODEC_VERSION, EXT, REF_COLLECTABLE, Codec, WireRef, qualified_name
 from ._connection import (
     DEFAULT_MAX_FRAME_SIZE,
     HEADER,
@@ -36,6 +36,7 @@ __all__ = [
     "HEADER",
     "NEED_DATA",
     "PROTOCOL_VERSION",
+    "REF_COLLECTABLE",
     "Call",
     "Cancel",
     "Codec",

@@ -6,9 +6,11 @@ docs/PROTOCOL.md. Exposed objects and proxies travel as object references;
 what a reference means is decided by the layer above through two hooks:
 
 * ``export_ref(obj)`` is asked for any value the codec does not know; it
-  returns ``(orb_id, object_id, endpoints, interface)`` or ``None``.
-* ``import_ref(orb_id, object_id, endpoints, interface)`` turns a decoded
-  reference into whatever the caller wants (a proxy, a local object).
+  returns ``(orb_id, object_id, endpoints, interface, flags)`` or ``None``.
+* ``import_ref(orb_id, object_id, endpoints, interface, flags)`` turns a
+  decoded reference into whatever the caller wants (a proxy, a local
+  object). Flag bit 0 (``REF_COLLECTABLE``) says the object is collected
+  by the distributed GC, so its receiver must claim a lease on it.
 
 Nothing is ever unpickled: decoding builds only the types named here, and
 value types and exceptions that were registered with this codec by name.
@@ -64,10 +66,14 @@ class WireRef(NamedTuple):
     object_id: str
     endpoints: tuple[str, ...]
     interface: str
+    flags: int = 0
 
 
-ExportRef = Callable[[Any], "tuple[bytes, bytes, Sequence[str], str] | None"]
-ImportRef = Callable[[bytes, bytes, tuple, str], Any]
+#: Flag bit of a reference: the object is collected by the distributed GC.
+REF_COLLECTABLE = 1
+
+ExportRef = Callable[[Any], "tuple[bytes, str, Sequence[str], str, int] | None"]
+ImportRef = Callable[[bytes, str, tuple, str, int], Any]
 
 _COMPLEX = struct.Struct(">dd")
 # Subclasses of these travel as the base type (an IntEnum as its int value),
@@ -80,6 +86,46 @@ _BASE_CONVERSIONS: tuple[tuple[type, Callable[[Any], Any]], ...] = (
     (list, list),
     (dict, dict),
 )
+
+
+#: How deep extension values may nest (a tuple inside a tuple is depth 2).
+#: Each level of decoding recurses through msgpack's C unpacker, which uses
+#: tens of kilobytes of C stack per level; the bound keeps a hostile frame
+#: from overflowing a thread's stack. The encoder refuses deeper values.
+MAX_EXT_DEPTH = 32
+
+Pack = Callable[[Any], bytes]
+
+#: Exact type -> function(value, pack for nested payloads) -> ExtType.
+_ENCODERS: dict[type, Callable[[Any, Pack], msgpack.ExtType]] = {
+    tuple: lambda v, pack: msgpack.ExtType(EXT.TUPLE, pack(list(v))),
+    set: lambda v, pack: msgpack.ExtType(EXT.SET, pack(list(v))),
+    frozenset: lambda v, pack: msgpack.ExtType(EXT.FROZENSET, pack(list(v))),
+    datetime.datetime: lambda v, pack: msgpack.ExtType(EXT.DATETIME, v.isoformat().encode()),
+    datetime.date: lambda v, pack: msgpack.ExtType(EXT.DATE, v.isoformat().encode()),
+    datetime.time: lambda v, pack: msgpack.ExtType(EXT.TIME, v.isoformat().encode()),
+    datetime.timedelta: lambda v, pack: msgpack.ExtType(
+        EXT.TIMEDELTA, pack([v.days, v.seconds, v.microseconds])
+    ),
+    decimal.Decimal: lambda v, pack: msgpack.ExtType(EXT.DECIMAL, str(v).encode()),
+    uuid.UUID: lambda v, pack: msgpack.ExtType(EXT.UUID, v.bytes),
+    complex: lambda v, pack: msgpack.ExtType(EXT.COMPLEX, _COMPLEX.pack(v.real, v.imag)),
+}
+
+#: Extension code -> function(payload, unpack for nested payloads) -> value,
+#: for the codes that need nothing from the Codec instance.
+_DECODERS: dict[int, Callable[[bytes, Callable[[bytes], Any]], Any]] = {
+    EXT.TUPLE: lambda d, unpack: tuple(_list(unpack(d))),
+    EXT.SET: lambda d, unpack: set(_list(unpack(d))),
+    EXT.FROZENSET: lambda d, unpack: frozenset(_list(unpack(d))),
+    EXT.DATETIME: lambda d, unpack: datetime.datetime.fromisoformat(d.decode()),
+    EXT.DATE: lambda d, unpack: datetime.date.fromisoformat(d.decode()),
+    EXT.TIME: lambda d, unpack: datetime.time.fromisoformat(d.decode()),
+    EXT.TIMEDELTA: lambda d, unpack: datetime.timedelta(*_ints(unpack(d), 3)),
+    EXT.DECIMAL: lambda d, unpack: decimal.Decimal(d.decode()),
+    EXT.UUID: lambda d, unpack: uuid.UUID(bytes=d),
+    EXT.COMPLEX: lambda d, unpack: complex(*_COMPLEX.unpack(d)),
+}
 
 
 @attrs.frozen
@@ -165,45 +211,45 @@ class Codec:
     # -- encoding -------------------------------------------------------
 
     def encoder(self, export_ref: ExportRef | None = None) -> Callable[[Any], bytes]:
-        """A function ``value -> bytes``; safe to call from several threads."""
-        encoders: dict[type, Callable[[Any], msgpack.ExtType]] = {
-            tuple: lambda v: msgpack.ExtType(EXT.TUPLE, pack(list(v))),
-            set: lambda v: msgpack.ExtType(EXT.SET, pack(list(v))),
-            frozenset: lambda v: msgpack.ExtType(EXT.FROZENSET, pack(list(v))),
-            datetime.datetime: lambda v: msgpack.ExtType(EXT.DATETIME, v.isoformat().encode()),
-            datetime.date: lambda v: msgpack.ExtType(EXT.DATE, v.isoformat().encode()),
-            datetime.time: lambda v: msgpack.ExtType(EXT.TIME, v.isoformat().encode()),
-            datetime.timedelta: lambda v: msgpack.ExtType(
-                EXT.TIMEDELTA, pack([v.days, v.seconds, v.microseconds])
-            ),
-            decimal.Decimal: lambda v: msgpack.ExtType(EXT.DECIMAL, str(v).encode()),
-            uuid.UUID: lambda v: msgpack.ExtType(EXT.UUID, v.bytes),
-            complex: lambda v: msgpack.ExtType(EXT.COMPLEX, _COMPLEX.pack(v.real, v.imag)),
-        }
+        """A function ``value -> bytes``; safe to call from several threads.
+
+        Raises :class:`orb.EncodeError` for values that cannot travel,
+        including extension values nested deeper than ``MAX_EXT_DEPTH``.
+        """
+        pack: Callable[[Any], bytes] = _too_deep_to_encode
+        for _ in range(MAX_EXT_DEPTH + 1):
+            pack = self._packer_level(pack, export_ref)
+        return pack
+
+    def _packer_level(
+        self, inner: Callable[[Any], bytes], export_ref: ExportRef | None
+    ) -> Callable[[Any], bytes]:
+        """A ``pack`` function whose extension payloads are packed by ``inner``."""
         values_by_type = self._values_by_type
+        exception_fields = self._exception_fields
         packers: list[msgpack.Packer] = []
 
         def default(obj: Any) -> Any:
             cls = type(obj)
-            encode = encoders.get(cls)
+            encode = _ENCODERS.get(cls)
             if encode is not None:
-                return encode(obj)
+                return encode(obj, inner)
             value_type = values_by_type.get(cls)
             if value_type is not None:
                 return msgpack.ExtType(
-                    EXT.VALUE, pack([value_type.name, value_type.to_fields(obj)])
+                    EXT.VALUE, inner([value_type.name, value_type.to_fields(obj)])
                 )
             if export_ref is not None:
                 ref = export_ref(obj)
                 if ref is not None:
-                    orb_id, object_id, endpoints, interface = ref
+                    orb_id, object_id, endpoints, interface, flags = ref
                     return msgpack.ExtType(
-                        EXT.REF, pack([orb_id, object_id, list(endpoints), interface])
+                        EXT.REF, inner([orb_id, object_id, list(endpoints), interface, flags])
                     )
             if isinstance(obj, BaseException):
-                return msgpack.ExtType(EXT.EXCEPTION, pack(self._exception_fields(obj, pack)))
+                return msgpack.ExtType(EXT.EXCEPTION, inner(exception_fields(obj, inner)))
             if isinstance(obj, tuple):  # namedtuples travel as plain tuples
-                return msgpack.ExtType(EXT.TUPLE, pack(list(obj)))
+                return msgpack.ExtType(EXT.TUPLE, inner(list(obj)))
             for base, convert in _BASE_CONVERSIONS:
                 if isinstance(obj, base):
                     return convert(obj)
@@ -222,7 +268,7 @@ class Codec:
             except EncodeError:
                 packer.reset()
                 raise
-            except (TypeError, ValueError, OverflowError) as exc:
+            except (TypeError, ValueError, OverflowError, RecursionError) as exc:
                 packer.reset()
                 raise EncodeError(f"cannot encode value: {exc}") from None
             finally:
@@ -235,78 +281,77 @@ class Codec:
         if isinstance(exc, RemoteError):
             type_name = exc.remote_type
             args: list = [exc.remote_message]
+            message = exc.remote_message
         else:
             type_name = qualified_name(type(exc))
             args = list(exc.args)
+            if isinstance(exc, OSError) and exc.filename is not None and len(args) == 2:
+                # OSError keeps file names out of args; OSError(errno, strerror,
+                # filename, winerror, filename2) rebuilds them.
+                args += [exc.filename, None, exc.filename2]
             try:
                 pack(args)
             except EncodeError:
-                args = [a if _encodes(pack, a) else repr(a) for a in args]
-        if remote_tb is None:
+                args = [a if _encodes(pack, a) else _safe_repr(a) for a in args]
+            message = _safe_str(exc)
+        if not isinstance(remote_tb, str):
             remote_tb = "".join(traceback.format_exception(exc)) if exc.__traceback__ else ""
-        message = exc.remote_message if isinstance(exc, RemoteError) else str(exc)
         return [type_name, args, message, remote_tb]
 
     # -- decoding -------------------------------------------------------
 
     def decoder(self, import_ref: ImportRef | None = None) -> Callable[[Any], Any]:
-        """A function ``bytes -> value`` that raises only :class:`ProtocolError`."""
+        """A function ``bytes -> value`` that raises only :class:`ProtocolError`.
 
-        def unpack(data: Any) -> Any:
-            return msgpack.unpackb(
-                data, ext_hook=ext_hook, raw=False, strict_map_key=False, use_list=True
-            )
+        It accepts ``bytes``, ``bytearray`` or a ``memoryview`` holding
+        exactly one msgpack value.
+        """
 
-        def ext_hook(code: int, data: bytes) -> Any:
-            decode = decoders.get(code)
-            if decode is None:
-                raise ProtocolError(f"unknown extension type {code}")
-            return decode(data)
-
-        def decode_ref(data: bytes) -> Any:
+        def decode_ref(data: bytes, unpack: Callable[[bytes], Any]) -> Any:
             fields = unpack(data)
-            if not (isinstance(fields, list) and len(fields) == 4):
+            if not (type(fields) is list and len(fields) in (4, 5)):
                 raise ProtocolError("malformed object reference")
-            orb_id, object_id, endpoints, interface = fields
+            orb_id, object_id, endpoints, interface = fields[:4]
+            flags = fields[4] if len(fields) == 5 else 0
             if not (
-                isinstance(orb_id, bytes)
-                and isinstance(object_id, str)
-                and isinstance(endpoints, list)
-                and all(isinstance(e, str) for e in endpoints)
-                and isinstance(interface, str)
+                type(flags) is int
+                and 0 <= flags < 2**32
+                and type(orb_id) is bytes
+                and len(orb_id) in (0, 16)
+                and type(object_id) is str
+                and type(endpoints) is list
+                and all(type(e) is str for e in endpoints)
+                and type(interface) is str
             ):
                 raise ProtocolError("malformed object reference")
             if import_ref is None:
-                return WireRef(orb_id, object_id, tuple(endpoints), interface)
-            return import_ref(orb_id, object_id, tuple(endpoints), interface)
+                return WireRef(orb_id, object_id, tuple(endpoints), interface, flags)
+            return import_ref(orb_id, object_id, tuple(endpoints), interface, flags)
 
-        def decode_value(data: bytes) -> Any:
-            name, fields = unpack(data)
+        def decode_value(data: bytes, unpack: Callable[[bytes], Any]) -> Any:
+            fields = unpack(data)
+            if not (type(fields) is list and len(fields) == 2 and type(fields[0]) is str):
+                raise ProtocolError("malformed value type")
+            name, values = fields
             value_type = self._values_by_name.get(name)
             if value_type is None:
                 raise ProtocolError(
                     f"value type {name!r} is not registered on this side "
                     "(register it with codec.register on both sides)"
                 )
-            if not isinstance(fields, dict):
+            if type(values) is not dict:
                 raise ProtocolError(f"malformed fields for value type {name!r}")
-            return value_type.from_fields(fields)
+            return value_type.from_fields(values)
 
-        decoders: dict[int, Callable[[bytes], Any]] = {
+        decoders: dict[int, Callable[[bytes, Callable[[bytes], Any]], Any]] = {
+            **_DECODERS,
             EXT.REF: decode_ref,
-            EXT.TUPLE: lambda d: tuple(_list(unpack(d))),
-            EXT.SET: lambda d: set(_list(unpack(d))),
-            EXT.FROZENSET: lambda d: frozenset(_list(unpack(d))),
-            EXT.DATETIME: lambda d: datetime.datetime.fromisoformat(d.decode()),
-            EXT.DATE: lambda d: datetime.date.fromisoformat(d.decode()),
-            EXT.TIME: lambda d: datetime.time.fromisoformat(d.decode()),
-            EXT.TIMEDELTA: lambda d: datetime.timedelta(*_ints(unpack(d), 3)),
-            EXT.DECIMAL: lambda d: decimal.Decimal(d.decode()),
-            EXT.UUID: lambda d: uuid.UUID(bytes=d),
-            EXT.COMPLEX: lambda d: complex(*_COMPLEX.unpack(d)),
             EXT.VALUE: decode_value,
-            EXT.EXCEPTION: lambda d: self._rebuild_exception(unpack(d)),
+            EXT.EXCEPTION: lambda d, unpack: self._rebuild_exception(unpack(d)),
         }
+        unpack: Callable[[Any], Any] = _too_deep_to_decode
+        for _ in range(MAX_EXT_DEPTH + 1):
+            unpack = _unpacker_level(decoders, unpack)
 
         def decode(data: Any) -> Any:
             try:
@@ -345,15 +390,57 @@ class Codec:
         return exc
 
 
+def _unpacker_level(
+    decoders: dict[int, Callable[[bytes, Callable[[bytes], Any]], Any]],
+    inner: Callable[[bytes], Any],
+) -> Callable[[Any], Any]:
+    """An ``unpack`` function whose extension payloads are unpacked by ``inner``."""
+
+    def ext_hook(code: int, data: bytes) -> Any:
+        decode = decoders.get(code)
+        if decode is None:
+            raise ProtocolError(f"unknown extension type {code}")
+        return decode(data, inner)
+
+    def unpack(data: Any) -> Any:
+        return msgpack.unpackb(
+            data, ext_hook=ext_hook, raw=False, strict_map_key=False, use_list=True
+        )
+
+    return unpack
+
+
+def _too_deep_to_encode(value: Any) -> bytes:
+    raise EncodeError(f"cannot encode value: extension values nest deeper than {MAX_EXT_DEPTH}")
+
+
+def _too_deep_to_decode(data: Any) -> Any:
+    raise ProtocolError(f"extension values nest deeper than {MAX_EXT_DEPTH}")
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<unprintable {type(exc).__name__} object>"
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__} object>"
+
+
 def _list(value: Any) -> list:
-    if not isinstance(value, list):
+    if type(value) is not list:
         raise ProtocolError("malformed collection")
     return value
 
 
 def _ints(value: Any, count: int) -> list[int]:
     if not (
-        isinstance(value, list) and len(value) == count and all(type(v) is int for v in value)
+        type(value) is list and len(value) == count and all(type(v) is int for v in value)
     ):
         raise ProtocolError("malformed integers")
     return value
