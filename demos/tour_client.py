@@ -13,6 +13,7 @@ import traceback
 from dataclasses import dataclass
 
 import orb
+import orb.naming
 from tourkit import Steps, block, check, say, show
 
 CALL_TIMEOUT = 10.0  # seconds; no call in the tour may hang
@@ -55,6 +56,21 @@ class Greeter:
     def greet(self, who: str) -> str:
         """A greeting for ``who``."""
         return f"hello {who}, from the client's Greeter"
+
+
+@steps.add("Finding objects by name")
+def by_name(c: Client) -> None:
+    """The naming service was found by mDNS (no address was configured:
+    ORB_NAMING is unset). The server bound its objects under tour/; names
+    are hierarchical, and listing a context shows its children."""
+    service = orb.naming.naming_proxy()
+    print(f"  naming service found by mDNS at {orb.ref(service)}")
+    names = [entry["name"] for entry in service.list("tour/")]
+    show('[e["name"] for e in naming.list("tour/")]', names)
+    check(names == ["tour/calculator", "tour/inspector", "tour/ticker"],
+          f"unexpected names {names}")
+    calc = show('orb.resolve("tour/calculator")', orb.resolve("tour/calculator"))
+    check(calc == c.calc, "the name should resolve to the calculator")
 
 
 @steps.add("Plain calls")
@@ -192,13 +208,19 @@ def main(argv: list[str]) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     uris = parse_arguments(argv)
     with orb.ORB(timeout=CALL_TIMEOUT) as broker:  # client-only: listens nowhere
-        client = Client(
-            broker=broker,
-            uris=uris,
-            calc=broker.proxy(uris["calculator"]),
-            ticker=broker.proxy(uris["ticker"]),
-            inspector=broker.proxy(uris["inspector"]),
-        )
+        # Proxies by name: orb.resolve asks the naming service found by mDNS.
+        try:
+            client = Client(
+                broker=broker,
+                uris=uris,
+                calc=orb.resolve("tour/calculator"),
+                ticker=orb.resolve("tour/ticker"),
+                inspector=orb.resolve("tour/inspector"),
+            )
+        except orb.OrbError as exc:
+            print(f"  STEP FAILED: cannot resolve the tour's objects by name: "
+                  f"{type(exc).__name__}: {exc}")
+            return 1
         failed = steps.run(client)
     print()
     if failed:

@@ -9,13 +9,14 @@
 """
 
 from ._client import NAMING_ENV, NameKeeper, find_naming, naming_proxy, naming_uri, resolve
-from ._mdns import INTERFACES_ENV, SERVICE_TYPE, Advertiser, Found, browse, locate
+from ._mdns import DOMAIN_ENV, INTERFACES_ENV, SERVICE_TYPE, Advertiser, Found, browse, locate
 from ._names import MAX_NAME_LENGTH, InvalidName, validate
 from ._service import DEFAULT_LEASE, NAMING_OBJECT_ID, NamingService
 from ._store import MemoryStore, Record, SQLiteStore, Store, default_store_path
 
 __all__ = [
     "DEFAULT_LEASE",
+    "DOMAIN_ENV",
     "INTERFACES_ENV",
     "MAX_NAME_LENGTH",
     "NAMING_ENV",

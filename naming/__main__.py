@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 import orb
 from orb._refs import Endpoint
 
-from ._mdns import SERVICE_TYPE, Advertiser, interfaces_from_env
+from ._mdns import DOMAIN_ENV, SERVICE_TYPE, Advertiser, interfaces_from_env
 from ._service import DEFAULT_LEASE, NAMING_OBJECT_ID, NamingService
 from ._store import MemoryStore, SQLiteStore, Store, default_store_path
 
@@ -38,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
         "--lease", type=float, default=DEFAULT_LEASE, metavar="SECONDS",
         help=f"lease granted to bindings (default {DEFAULT_LEASE:g})",
     )
-    parser.add_argument("--domain", help="naming domain advertised in mDNS (default: none)")
+    parser.add_argument(
+        "--domain", default=os.environ.get(DOMAIN_ENV) or None,
+        help="naming domain advertised in mDNS (default: $ORB_NAMING_DOMAIN, else none)",
+    )
     parser.add_argument("--no-mdns", action="store_true", help="do not advertise on mDNS")
     parser.add_argument(
         "--mdns-interface", action="append", metavar="ADDRESS",

@@ -30,6 +30,8 @@ log = logging.getLogger("orb.naming.mdns")
 SERVICE_TYPE = "_orb-naming._tcp.local."
 #: Environment variable with comma-separated local addresses to pin mDNS to.
 INTERFACES_ENV = "ORB_MDNS_INTERFACES"
+#: Environment variable naming the naming domain to look for.
+DOMAIN_ENV = "ORB_NAMING_DOMAIN"
 
 
 @attrs.frozen
@@ -167,12 +169,15 @@ def locate(
 ) -> str:
     """The ``host:port`` of a naming service found by mDNS.
 
-    ``domain`` selects the naming service of that domain; ``interfaces``
-    pins the search to those local addresses (default: ``ORB_MDNS_INTERFACES``,
-    else every interface). Raises CommunicationError saying what was tried.
+    ``domain`` selects the naming service of that domain (default:
+    ``ORB_NAMING_DOMAIN``, else any); ``interfaces`` pins the search to
+    those local addresses (default: ``ORB_MDNS_INTERFACES``, else every
+    interface). Raises CommunicationError saying what was tried.
     """
     if interfaces is None:
         interfaces = interfaces_from_env()
+    if domain is None:
+        domain = os.environ.get(DOMAIN_ENV, "").strip() or None
     services = browse(domain=domain, timeout=timeout, interfaces=interfaces)
     if not services:
         where = ", ".join(interfaces) if interfaces else "all interfaces"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -45,20 +46,26 @@ def test_tour_runs_every_step_and_exits_zero(tmp_path: Path) -> None:
     assert "property total (read-only)" in out
     assert '>>> orb.invoke(calc, "divide", 10, 4)\n  2.5\n' in out
     # Clean shutdown of the server and the closing summary.
-    assert "All 6 client steps passed." in out
+    assert "All 7 client steps passed." in out
+    # the naming daemon, found by mDNS, and names resolved
+    assert "advertising _orb-naming._tcp.local." in out
+    assert "naming service found by mDNS at orb://127.0.0.1:" in out
+    assert "['tour/calculator', 'tour/inspector', 'tour/ticker']" in out
+    assert "orb-naming stopped cleanly (exit status 0)" in out
     assert "stopped cleanly (exit status 0)" in out
     assert "The tour is complete" in out
 
 
 @pytest.mark.timeout(30)
 def test_tour_fails_loudly_when_a_step_fails(tmp_path: Path) -> None:
-    # The client with a URI that reaches nothing: every step fails, exit status 1.
+    # The client pointed at a naming service that is not there: it says so, exit status 1.
+    env = {**os.environ, "ORB_NAMING": "127.0.0.1:1"}
     result = subprocess.run(
         [sys.executable, str(DEMOS / "tour_client.py"),
          "calculator=orb://127.0.0.1:1/00", "ticker=orb://127.0.0.1:1/00",
          "inspector=orb://127.0.0.1:1/00"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=20,
+        cwd=tmp_path, capture_output=True, text=True, timeout=20, env=env,
     )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "STEP FAILED: CommunicationError" in result.stdout
-    assert "6 of 6 client steps FAILED." in result.stdout
+    assert "STEP FAILED: cannot resolve the tour's objects by name: CommunicationError" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
