@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import socket
+import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,10 +38,8 @@ def _orb_threads() -> set[threading.Thread]:
 
 
 @pytest.fixture
-def sock_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def sock_dir() -> Iterator[Path]:
     # A short directory: Unix socket paths are limited to about 100 bytes.
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="orb-") as path:
         yield Path(path)
 

@@ -346,3 +346,124 @@ def test_default_limits() -> None:
     assert limits.max_frame_size == 64 * 1024 * 1024
     assert limits.max_pending == 256
     assert limits.handshake_timeout == 10
+
+
+# -- a misbehaving server -----------------------------------------------------
+
+
+class RawServer:
+    """A listening socket that answers each connection with a scripted behaviour."""
+
+    def __init__(self, script: Any) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.uri = f"orb://127.0.0.1:{self.sock.getsockname()[1]}/obj"
+        self._script = script
+        self._done = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        self._conns.append(conn)
+        conn.settimeout(5)
+        try:
+            self._script(conn)
+        except OSError:
+            pass
+        self._done.wait(10)
+
+    def close(self) -> None:
+        self._done.set()
+        self.sock.close()
+        for conn in self._conns:
+            conn.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Any]:
+    servers: list[RawServer] = []
+
+    def start(script: Any) -> RawServer:
+        servers.append(RawServer(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_server_that_never_says_hello_times_out(raw_server: Any) -> None:
+    silent = raw_server(lambda conn: None)
+    with orb.ORB(limits=orb.Limits(handshake_timeout=0.3)) as client:
+        started = time.monotonic()
+        with pytest.raises(orb.TimeoutError, match="handshake"):
+            client.proxy(silent.uri, timeout=10).anything()
+        assert time.monotonic() - started < 3
+
+
+def _read_frame(conn: socket.socket) -> bytes:
+    def exactly(count: int) -> bytes:
+        data = b""
+        while len(data) < count:
+            chunk = conn.recv(count - len(data))
+            if not chunk:
+                raise ConnectionError("peer closed")
+            data += chunk
+        return data
+
+    (size,) = struct.unpack(">I", exactly(4))
+    return exactly(size)
+
+
+def test_garbage_reply_fails_the_call_instead_of_hanging(raw_server: Any, orb_log: Any) -> None:
+    def hello_then_garbage(conn: socket.socket) -> None:
+        conn.sendall(_hello_bytes())
+        _read_frame(conn)  # the client's Hello
+        _read_frame(conn)  # its first call
+        conn.sendall(_frame(b"\xc1 garbage"))
+
+    liar = raw_server(hello_then_garbage)
+    with orb.ORB() as client:
+        started = time.monotonic()
+        with pytest.raises(orb.CommunicationError, match="protocol error"):
+            client.proxy(liar.uri, timeout=10).anything()
+        assert time.monotonic() - started < 3
+    orb_log.wait_for("protocol error")
+
+
+def test_server_hanging_up_mid_call_fails_the_call(raw_server: Any) -> None:
+    def hello_then_hang_up(conn: socket.socket) -> None:
+        conn.sendall(_hello_bytes())
+        _read_frame(conn)  # the client's Hello
+        _read_frame(conn)  # its first call: now it is in flight
+        conn.shutdown(socket.SHUT_RDWR)
+
+    rude = raw_server(hello_then_hang_up)
+    with orb.ORB() as client:
+        with pytest.raises(orb.CommunicationError, match="may or may not have run"):
+            client.proxy(rude.uri, timeout=10).anything()
+
+
+def test_concurrent_first_calls_share_one_connection(server: orb.ORB) -> None:
+    uri = str(server.export(Service()))
+    with orb.ORB() as client:
+        start = threading.Barrier(8)
+        results: list[Any] = []
+
+        def first_call(n: int) -> None:
+            proxy = client.proxy(uri, timeout=5)
+            start.wait()
+            results.append(proxy.echo(n))
+
+        threads = [threading.Thread(target=first_call, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert sorted(results) == list(range(8))
+        assert len(client.stats()["connections"]) == 1

@@ -6,8 +6,11 @@ server killed in the middle of a call (then restarted on the same port).
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -25,7 +28,9 @@ def peer_a() -> Iterator[PeerProcess]:
 @pytest.fixture(scope="module")
 def peer_c(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeerProcess]:
     sock = tmp_path_factory.mktemp("peer-c") / "c.sock"
-    process = PeerProcess("server.py", "--listen", "tcp://127.0.0.1:0", "--listen", f"unix://{sock}")
+    process = PeerProcess(
+        "server.py", "--listen", "tcp://127.0.0.1:0", "--listen", f"unix://{sock}"
+    )
     yield process
     process.stop()
 
@@ -120,3 +125,51 @@ def test_killed_server_fails_call_in_flight_then_reconnects(broker_b: orb.ORB) -
         assert calc.whoami()["me"] == server.info["orb_id"]
     finally:
         server.kill()
+
+
+@orb.expose
+class Hub:
+    """Lives in this process; a client process subscribes and then blocks in hold()."""
+
+    def __init__(self) -> None:
+        self.listeners: list[Any] = []
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def subscribe(self, listener: Any) -> None:
+        self.listeners.append(listener)
+
+    def hold(self) -> str:
+        self.holding.set()
+        self.release.wait(10)
+        return "released"
+
+
+def test_killed_client_leaves_the_server_clean(orb_log: Any) -> None:
+    hub = Hub()
+    with orb.ORB(listen="tcp://127.0.0.1:0") as server:
+        uri = str(server.export(hub))
+        client = PeerProcess("client.py", uri)
+        try:
+            assert client.readline() == "SUBSCRIBED"
+            (listener,) = hub.listeners
+            assert listener.hear("hello") == "heard hello"  # a callback into that process
+            assert hub.holding.wait(5)
+            assert [c["orb_id"] for c in server.stats()["connections"]] == [client.info["orb_id"]]
+        finally:
+            client.kill()
+        deadline = time.monotonic() + 5
+        while server.stats()["connections"] and time.monotonic() < deadline:
+            time.sleep(0.02)  # waiting for this process's reader to see the other one die
+        assert server.stats()["connections"] == []
+        # Its callback object is unreachable now: an error at once, not a hang.
+        started = time.monotonic()
+        with pytest.raises(orb.CommunicationError):
+            listener.hear("anyone?")
+        assert time.monotonic() - started < 2
+        # The call it was making finishes on the server; the reply is dropped quietly.
+        hub.release.set()
+        # And the server goes on serving others.
+        with orb.ORB() as other:
+            assert other.proxy(uri).hold() == "released"
+    assert [r.getMessage() for r in orb_log.records if r.levelno >= logging.ERROR] == []
