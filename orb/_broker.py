@@ -20,7 +20,7 @@ import attrs
 from ._channel import Channel
 from ._config import Config, Limits
 from ._dispatch import Dispatcher
-from ._errors import CommunicationError, ObjectNotFound, OrbError, ProtocolError
+from ._errors import CommunicationError, ObjectNotFound, OrbError, ProtocolError, TimeoutError
 from ._exposure import Instance
 from ._interface import Interface
 from ._pool import WorkerPool
@@ -273,18 +273,22 @@ class ORB:
             channel = self._by_orb.get(ref.orb_id)
             if channel is not None and not channel.closed:
                 return channel
-        failures = []
+        failures: list[CommunicationError] = []
         for endpoint in ref.endpoints:
             try:
                 return self._dial(endpoint)
             except CommunicationError as exc:
-                failures.append(str(exc))
+                failures.append(exc)
         if not ref.endpoints:
             raise CommunicationError(
                 f"cannot reach object {ref.object_id}: its ORB listens nowhere and has no "
                 "open connection to this one (it may have disconnected)"
             )
-        raise CommunicationError("; ".join(failures))
+        if len(failures) == 1:
+            raise failures[0]
+        # Timed out everywhere: still a TimeoutError, so callers can tell.
+        timed_out = all(isinstance(f, TimeoutError) for f in failures)
+        raise (TimeoutError if timed_out else CommunicationError)("; ".join(map(str, failures)))
 
     def _dial(self, endpoint_text: str) -> Channel:
         with self._lock:

@@ -97,6 +97,7 @@ BROKER_ERRORS: tuple[type[OrbError], ...] = (
     CommunicationError,
     TimeoutError,
     ProtocolError,
+    LocalProtocolError,
     EncodeError,
     ObjectNotFound,
     NameNotFound,
