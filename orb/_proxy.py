@@ -67,7 +67,12 @@ class Proxy:
         timeout = _call_timeout.get()
         if timeout is None:
             timeout = self._orb_timeout
-        return self._orb_broker._call(self, method, list(args), kwargs, timeout)
+        try:
+            return self._orb_broker._call(self, method, list(args), kwargs, timeout)
+        except Exception as exc:
+            # Raise from here: the caller's traceback shows the call, not
+            # orb's internal frames (the remote one is chained as the cause).
+            raise exc.with_traceback(None)  # noqa: B904
 
     def _orb_oneway(self, method: str, args: tuple | list, kwargs: dict) -> None:
         self._orb_broker._oneway(self, method, list(args), kwargs)
