@@ -330,6 +330,11 @@ class Channel:
                 self._send_quietly(Error(request_id=message.request_id, exception=CommunicationError(
                     f"too many calls in flight on this connection (limit {self._max_incoming})"
                 )))
+            else:  # nobody waits for a one-way call: say here that it was dropped
+                log.warning(
+                    "dropped one-way call %s() from %s: too many calls in flight (limit %d)",
+                    message.method, self.transport.peer_address, self._max_incoming,
+                )
             return
         self.broker._pool.submit(self._serve, message, refs)
 

@@ -286,6 +286,33 @@ def test_incoming_calls_in_flight_are_bounded(
         assert proxy.echo("room again") == "room again"
 
 
+def test_oneway_refused_at_the_bound_is_logged(
+    small_server: orb.ORB, service: Service, orb_log: Any
+) -> None:
+    @orb.expose
+    class Notes(Service):
+        @orb.oneway
+        def note(self, text: str) -> None:
+            self.echo(text)
+
+    notes = Notes()
+    ref = small_server.export(notes)
+    with orb.ORB(limits=orb.Limits(max_pending=64)) as greedy:
+        proxy = greedy.proxy(ref, timeout=10)
+        threads = [threading.Thread(target=proxy.hold) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            assert notes.wait_running(4)
+            assert proxy.note("no room") is None  # the caller cannot know...
+            record = orb_log.wait_for("dropped one-way call note()")  # ...so the server says so
+            assert record.levelname == "WARNING"
+        finally:
+            notes.release.set()
+        for thread in threads:
+            thread.join(5)
+
+
 def test_other_connections_have_their_own_bound(
     small_server: orb.ORB, service: Service, client: orb.ORB
 ) -> None:

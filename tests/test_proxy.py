@@ -267,6 +267,9 @@ class Worker:
     def echo(self, thread: int, n: int) -> list[int]:
         return [thread, n, thread * n]
 
+    def mirror(self, value: Any) -> Any:
+        return value
+
     def slow(self) -> str:
         self.slow_started.set()
         if not self.release.wait(10):
@@ -300,6 +303,34 @@ def test_many_threads_share_one_proxy(server: orb.ORB, client: orb.ORB) -> None:
         t.join(60)
     assert not errors and not wrong
     assert len(client.stats()["connections"]) == 1  # all over one connection
+
+
+def test_large_payloads_interleave_with_small_calls(server: orb.ORB, client: orb.ORB) -> None:
+    proxy = client.proxy(server.export(Worker()), timeout=30)
+    big = [bytes([n]) * (3 * 1024 * 1024 + n) for n in range(4)]
+    errors: list[BaseException] = []
+
+    def send_big(n: int) -> None:
+        try:
+            for _ in range(3):
+                assert proxy.mirror(big[n]) == big[n]
+        except BaseException as exc:
+            errors.append(exc)
+
+    def send_small(n: int) -> None:
+        try:
+            for i in range(200):
+                assert proxy.echo(n, i) == [n, i, n * i]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send_big, args=(n,)) for n in range(4)]
+    threads += [threading.Thread(target=send_small, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
 
 
 def test_slow_call_does_not_block_a_fast_one(server: orb.ORB, client: orb.ORB) -> None:
