@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -70,7 +71,7 @@ class WorkerPool:
                 self._idle += 1
 
     def shutdown(self, timeout: float | None = 5.0) -> None:
-        """Stop the workers after the queued work; wait up to ``timeout`` for each."""
+        """Stop the workers after the queued work; wait up to ``timeout`` seconds in all."""
         with self._lock:
             if self._closed:
                 return
@@ -79,6 +80,8 @@ class WorkerPool:
         for _ in threads:
             self._queue.put(None)
         current = threading.current_thread()
+        # One deadline for all: servants stuck in long calls must not add up.
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in threads:
             if thread is not current:
-                thread.join(timeout)
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))

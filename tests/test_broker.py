@@ -6,6 +6,7 @@ import re
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -388,3 +389,46 @@ def test_stats_is_a_plain_dict(server: orb.ORB, client: orb.ORB) -> None:
     (connection,) = stats["connections"]
     assert connection["orb_id"] == client.orb_id.hex()
     assert connection["direction"] == "incoming"
+
+
+@orb.expose
+class Stuck:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.running = threading.Semaphore(0)
+
+    def hold(self) -> str:
+        self.running.release()
+        self.release.wait(30)
+        return "released"
+
+
+@pytest.mark.slow
+def test_close_with_stuck_servants_is_bounded(client: orb.ORB) -> None:
+    # close() gives running servants one grace period in all (5 s), not one each.
+    stuck = Stuck()
+    server = orb.ORB(listen="tcp://127.0.0.1:0")
+    proxy = client.proxy(server.export(stuck))
+    outcomes: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            proxy.hold()
+        except BaseException as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in threads:
+            assert stuck.running.acquire(timeout=5)
+        started = time.monotonic()
+        server.close()
+        assert time.monotonic() - started < 8  # was 5 s per stuck servant
+        for thread in threads:
+            thread.join(5)
+        assert len(outcomes) == 3
+        assert all(isinstance(exc, orb.CommunicationError) for exc in outcomes)
+    finally:
+        stuck.release.set()
