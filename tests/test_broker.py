@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -432,3 +433,28 @@ def test_close_with_stuck_servants_is_bounded(client: orb.ORB) -> None:
         assert all(isinstance(exc, orb.CommunicationError) for exc in outcomes)
     finally:
         stuck.release.set()
+
+
+def test_closing_the_client_fails_its_calls_in_flight(server: orb.ORB) -> None:
+    stuck = Stuck()
+    client = orb.ORB()
+    proxy = client.proxy(server.export(stuck))
+    outcome: list[BaseException] = []
+    thread = threading.Thread(target=lambda: outcome.append(_raises(proxy.hold)))
+    thread.start()
+    try:
+        assert stuck.running.acquire(timeout=5)
+        client.close()
+        thread.join(5)
+        assert not thread.is_alive()
+        assert isinstance(outcome[0], orb.CommunicationError)
+    finally:
+        stuck.release.set()
+
+
+def _raises(func: Any) -> BaseException | None:
+    try:
+        func()
+    except BaseException as exc:
+        return exc
+    return None

@@ -286,6 +286,31 @@ def test_incoming_calls_in_flight_are_bounded(
         assert proxy.echo("room again") == "room again"
 
 
+def test_callers_within_the_bound_are_never_refused(
+    small_server: orb.ORB, service: Service
+) -> None:
+    # 4 threads, each waiting for its reply before the next call: never more than
+    # 4 calls in flight, so the server (limit 4) must accept every one of them.
+    ref = small_server.export(service)
+    with orb.ORB(limits=orb.Limits(max_pending=64)) as client:
+        proxy = client.proxy(ref, timeout=10)
+        errors: list[BaseException] = []
+
+        def calls(n: int) -> None:
+            try:
+                for i in range(600):
+                    assert proxy.echo((n, i)) == (n, i)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=calls, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+
+
 def test_oneway_refused_at_the_bound_is_logged(
     small_server: orb.ORB, service: Service, orb_log: Any
 ) -> None:
