@@ -47,7 +47,10 @@ def validate_context(prefix: object) -> str:
         raise InvalidName(f"a prefix is a string such as 'apps/', not {type(prefix).__name__}")
     if prefix == "":
         return prefix
-    validate(prefix[:-1] if prefix.endswith("/") else prefix)
+    body = prefix[:-1] if prefix.endswith("/") else prefix
+    if body.endswith("/"):
+        raise InvalidName(f"context {prefix!r} has an empty part ('//')")
+    validate(body)
     return prefix
 
 

@@ -25,7 +25,7 @@ import orb
 from orb._proxy import Proxy
 from orb._refs import ObjectRef
 
-from ._names import children, matches, validate, validate_context
+from ._names import InvalidName, children, matches, validate, validate_context
 from ._store import MemoryStore, Record, Store
 
 log = logging.getLogger("orb.naming")
@@ -109,7 +109,7 @@ class NamingService:
     @orb.expose
     def unbind(self, name: str) -> None:
         """Remove the binding of ``name``; only its owner may."""
-        validate(name)
+        _valid(validate, name)
         owner = _caller()
         with self._lock:
             binding = self._live(name)
@@ -123,7 +123,7 @@ class NamingService:
     @orb.expose
     def resolve(self, name: str) -> Proxy:
         """The object bound to ``name``; raises orb.NameNotFound."""
-        validate(name)
+        _valid(validate, name)
         with self._lock:
             binding = self._live(name)
         if binding is None:
@@ -156,7 +156,7 @@ class NamingService:
         with self._lock:
             live = {n: b for n, b in self._bindings.items() if b.alive(now)}
         if prefix == "" or prefix.endswith("/"):
-            validate_context(prefix)
+            _valid(validate_context, prefix)
             if not (recursive or pattern or metadata):
                 names, contexts = children(list(live), prefix)
                 return [*({"name": c, "context": True} for c in contexts),
@@ -237,7 +237,7 @@ class NamingService:
         self, name: str, target: Any, metadata: dict | None, lease: float | None,
         permanent: bool, *, replace: bool,
     ) -> float | None:
-        validate(name)
+        _valid(validate, name)
         ref = _ref_of(target)
         if metadata is None:
             metadata = {}
@@ -290,6 +290,18 @@ class NamingService:
         }
 
 
+def _valid(check: Callable[[object], str], text: object) -> str:
+    """Run a name check, raising a builtin ValueError.
+
+    A remote caller receives a builtin exception as itself, but
+    InvalidName (a ValueError too) only as orb.RemoteError.
+    """
+    try:
+        return check(text)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+
+
 def _caller() -> str:
     """The owner key of the current caller: certificate identity, else ORB id."""
     try:
@@ -311,7 +323,7 @@ def _ref_of(target: Any) -> ObjectRef:
         try:
             ref = orb.current().broker.ref(target)
         except (RuntimeError, TypeError) as exc:
-            raise TypeError(f"cannot bind a {type(target).__qualname__}: {exc}") from None
+            raise TypeError(f"cannot bind a name to a {type(target).__qualname__} value: {exc}") from None
     if not ref.endpoints:
         raise ValueError(
             "cannot bind a name to an object of a client-only ORB: it has no endpoints others "

@@ -1,0 +1,256 @@
+"""Helpers for the naming tests: processes read line by line (``orb-naming``
+daemons, binding servers), a fake clock, servants, polling with a deadline.
+
+Everything stays on loopback: daemons listen on ``tcp://127.0.0.1:0`` and
+either skip mDNS (``--no-mdns``) or advertise on ``127.0.0.1`` only; every
+mDNS search in these tests is pinned to loopback (or to a test namespace's
+veth address) and uses a domain of its own, so naming services run by other
+tests on this machine never answer it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+import orb
+from orb.naming import NAMING_OBJECT_ID, NamingService
+
+HERE = Path(__file__).resolve().parent
+BINDER = HERE / "naming_binder.py"
+#: Environment variables that would change where a process looks for naming.
+NAMING_VARIABLES = ("ORB_NAMING", "ORB_NAMING_DOMAIN", "ORB_MDNS_INTERFACES")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the naming variables, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in NAMING_VARIABLES}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+def unique_domain() -> str:
+    """A naming domain no other test (or session) advertises."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = 5.0, every: float = 0.05) -> Any:
+    """Poll ``condition`` until it returns a true value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+# -- processes ---------------------------------------------------------------
+
+
+class LineProcess:
+    """A child process whose stdout is read line by line with deadlines.
+
+    stderr goes to a file (a daemon logging every binding would otherwise
+    fill a pipe nobody reads and stall).
+    """
+
+    def __init__(self, argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None) -> None:
+        self.argv = list(argv)
+        self.log = log
+        self._stderr = open(log, "wb")  # noqa: SIM115 - closed in _close
+        self.proc = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            env=env if env is not None else clean_env(),
+        )
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
+        self._buffer = b""
+        self.lines: list[str] = []
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stderr_text(self) -> str:
+        self._stderr.flush()
+        return self.log.read_text(errors="replace")
+
+    def readline(self, timeout: float = 10.0) -> str:
+        """The next line printed; fails (showing stderr) when none comes in time."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._selector.select(remaining):
+                raise AssertionError(
+                    f"{self.argv[:4]} printed no line within {timeout}s:\n{self.stderr_text()}"
+                )
+            chunk = os.read(self.proc.stdout.fileno(), 65536)
+            if not chunk:
+                code = self.proc.wait(5)
+                raise AssertionError(f"{self.argv[:4]} exited with {code}:\n{self.stderr_text()}")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        text = line.decode().rstrip("\r")
+        self.lines.append(text)
+        return text
+
+    def read_until(self, wanted: str, timeout: float = 15.0) -> list[str]:
+        """Lines up to and including the line ``wanted``."""
+        deadline = time.monotonic() + timeout
+        start = len(self.lines)
+        while self.readline(max(deadline - time.monotonic(), 0.01)) != wanted:
+            pass
+        return self.lines[start:]
+
+    def rest(self, timeout: float = 10.0) -> str:
+        """Everything it prints until it exits."""
+        out, _ = self.proc.communicate(timeout=timeout)
+        return (self._buffer + (out or b"")).decode()
+
+    def send_signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def kill(self) -> None:
+        """SIGKILL (no goodbye, like a crash) and reap."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self._close()
+
+    def stop(self) -> None:
+        """Ask it to stop (stdin EOF and SIGTERM), SIGKILL if it lingers."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._close()
+
+    def _close(self) -> None:
+        self._selector.close()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+        self._stderr.close()
+
+
+class Daemon(LineProcess):
+    """``python -m orb.naming`` started and read until it prints ``ready``.
+
+    ``prefix`` runs it under another command (``ip netns exec NS``).
+    ``address`` is its ``host:port``.
+    """
+
+    def __init__(
+        self, *args: str, log: Path, env: dict[str, str] | None = None, prefix: Sequence[str] = (),
+    ) -> None:
+        super().__init__([*prefix, sys.executable, "-m", "orb.naming", *args], log=log, env=env)
+        try:
+            self.startup = self.read_until("ready")
+        except BaseException:
+            self.kill()
+            raise
+        listening = [line for line in self.startup if line.startswith("orb-naming listening on ")]
+        assert listening, self.startup
+        self.endpoint = listening[0].rsplit(" ", 1)[1]
+        self.address = self.endpoint.split("://", 1)[1]
+        self.uri = f"orb://{self.address}/{NAMING_OBJECT_ID}"
+
+
+class Binder(LineProcess):
+    """tests/naming/naming_binder.py: a server that exports objects by name.
+
+    ``info`` is the JSON line it printed (orb_id, endpoints, uris by name).
+    """
+
+    def __init__(self, naming: str, *names: str, log: Path, metadata: dict | None = None) -> None:
+        argv = [sys.executable, str(BINDER), "--naming", naming, *names]
+        if metadata:
+            argv += ["--metadata", json.dumps(metadata)]
+        super().__init__(argv, log=log)
+        try:
+            self.info: dict[str, Any] = json.loads(self.readline(15))
+        except BaseException:
+            self.kill()
+            raise
+
+    def command(self, line: str, timeout: float = 10.0) -> str:
+        """Send one command line; return the line it answers."""
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        return self.readline(timeout)
+
+
+# -- in-process service --------------------------------------------------------
+
+
+class FakeClock:
+    """Monotonic seconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@orb.expose
+class Thing:
+    """A servant to bind: says who it is."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def who(self) -> str:
+        return self.label
+
+
+@attrs.define
+class Party:
+    """A broker listening on loopback, its naming proxy, and an exported Thing."""
+
+    broker: orb.ORB
+    naming: Any
+    thing: Thing
+    ref: orb.ObjectRef
+
+    @property
+    def orb_id(self) -> bytes:
+        return self.broker.orb_id
+
+
+@attrs.define
+class NamingHost:
+    """A NamingService on a fake clock, exported on a real loopback broker."""
+
+    service: NamingService
+    broker: orb.ORB
+    clock: FakeClock
+
+    @property
+    def address(self) -> str:
+        return self.broker.endpoints[0].split("://", 1)[1]
+
+
