@@ -403,8 +403,10 @@ def _unpacker_level(
         return decode(data, inner)
 
     def unpack(data: Any) -> Any:
+        # msgpack's own timestamp extension (-1) never reaches ext_hook;
+        # timestamp=3 makes it an aware UTC datetime rather than a msgpack type.
         return msgpack.unpackb(
-            data, ext_hook=ext_hook, raw=False, strict_map_key=False, use_list=True
+            data, ext_hook=ext_hook, raw=False, strict_map_key=False, use_list=True, timestamp=3
         )
 
     return unpack

@@ -12,7 +12,9 @@ States, and what moves between them::
          any state --invalid input--> ERROR (every later call raises)
 
 Both sides send their Hello first (:meth:`Connection.start`); any other
-message before the peer's Hello is a protocol error.
+message before the peer's Hello is a protocol error. Until the peer's Hello
+has arrived, and after the connection closed or failed, this side may send
+only a Goodbye (so a failing side can still say why it hangs up).
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ HEADER = struct.Struct(">I")
 
 #: Default largest frame payload accepted, in bytes (64 MiB).
 DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024
+
+#: The largest frame size the 4-byte header can express.
+MAX_FRAME_SIZE_LIMIT = 2**32 - 1
+
+# Frames up to this size are copied out of the receive buffer before
+# decoding (cheaper than a memoryview for small frames); larger ones are
+# decoded in place.
+_COPY_BELOW = 64 * 1024
+
+# Limits announced in a Hello that must be positive when present, with
+# their largest allowed value.
+_LIMIT_RANGES = {"max_frame_size": MAX_FRAME_SIZE_LIMIT, "max_pending": 2**64 - 1}
 
 
 class State(enum.Enum):
@@ -63,7 +77,11 @@ class Connection:
 
     ``encode`` and ``decode`` turn msgpack arrays into bytes and back (see
     :meth:`orb._wire.Codec.encoder`); ``max_frame_size`` bounds what this
-    side accepts and is announced in its Hello.
+    side accepts (1 to 2**32-1 bytes) and is announced in its Hello.
+
+    :meth:`send` may be called from several threads at once (it only
+    encodes); :meth:`receive_data` and :meth:`next_event` belong to one
+    reader at a time.
     """
 
     def __init__(
@@ -74,6 +92,11 @@ class Connection:
         decode: Callable[[Any], Any],
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     ) -> None:
+        if type(max_frame_size) is not int or not 1 <= max_frame_size <= MAX_FRAME_SIZE_LIMIT:
+            raise ValueError(
+                f"max_frame_size must be an int from 1 to {MAX_FRAME_SIZE_LIMIT}, "
+                f"not {max_frame_size!r}"
+            )
         self.local = attrs.evolve(
             hello, limits={**hello.limits, "max_frame_size": max_frame_size}
         )
@@ -86,12 +109,12 @@ class Connection:
         self._eof = False
         self._started = False
         self._error: ProtocolError | None = None
+        self._peer_max_frame_size = DEFAULT_MAX_FRAME_SIZE
 
     @property
     def peer_max_frame_size(self) -> int:
-        if self.peer is None:
-            return DEFAULT_MAX_FRAME_SIZE
-        return self.peer.limits.get("max_frame_size", DEFAULT_MAX_FRAME_SIZE)
+        """The largest frame the peer accepts (the default until its Hello arrives)."""
+        return self._peer_max_frame_size
 
     # -- outgoing -------------------------------------------------------
 
@@ -109,13 +132,23 @@ class Connection:
         travel, and :class:`LocalProtocolError` when the message is not
         allowed now or is larger than the peer accepts.
         """
+        if self.state is not State.OPEN or not self._started or type(message) is Hello:
+            self._check_send(message)
+        return self._frame(to_wire(message), limit=self._peer_max_frame_size)
+
+    def _check_send(self, message: Message) -> None:
         if not self._started:
             raise LocalProtocolError("start() must send the Hello first")
         if isinstance(message, Hello):
             raise LocalProtocolError("the Hello is sent once, by start()")
-        if self.state in (State.CLOSED, State.ERROR):
+        if isinstance(message, Goodbye):
+            return
+        if self.state is State.AWAIT_HELLO:
+            raise LocalProtocolError(
+                f"cannot send {type(message).__name__} before the peer's Hello arrived"
+            )
+        if self.state is not State.OPEN:
             raise LocalProtocolError(f"cannot send on a {self.state.value} connection")
-        return self._frame(to_wire(message), limit=self.peer_max_frame_size)
 
     def _frame(self, array: list, *, limit: int) -> list[bytes]:
         payload = self._encode(array)
@@ -179,37 +212,48 @@ class Connection:
             if self._eof:
                 raise ProtocolError("stream ended inside a frame")
             return None
-        # Decode straight from the buffer: no copy of the frame is made.
-        view = memoryview(buffer)[HEADER.size : end]
-        try:
-            array = self._decode(view)
-        finally:
-            view.release()
+        if size < _COPY_BELOW:
+            array = self._decode(buffer[HEADER.size : end])
+        else:
+            # Decode large frames straight from the buffer, without a copy.
+            view = memoryview(buffer)[HEADER.size : end]
+            try:
+                array = self._decode(view)
+            finally:
+                view.release()
         del buffer[:end]
         return array
 
     def _handle(self, message: Message) -> Message | ConnectionClosed:
-        if self.state is State.AWAIT_HELLO:
-            if not isinstance(message, Hello):
-                raise ProtocolError(
-                    f"expected Hello first, got {type(message).__name__}"
-                )
-            if message.protocol_version != PROTOCOL_VERSION:
-                raise ProtocolError(
-                    f"peer speaks protocol version {message.protocol_version}, "
-                    f"this side speaks {PROTOCOL_VERSION}"
-                )
-            if message.codec_version != CODEC_VERSION:
-                raise ProtocolError(
-                    f"peer uses codec version {message.codec_version}, "
-                    f"this side uses {CODEC_VERSION}"
-                )
-            self.peer = message
-            self.state = State.OPEN
+        if self.state is State.OPEN:
+            cls = type(message)
+            if cls is Goodbye:
+                self.state = State.CLOSED
+                return ConnectionClosed(message.reason)  # type: ignore[union-attr]
+            if cls is Hello:
+                raise ProtocolError("a second Hello on an open connection")
             return message
-        if isinstance(message, Hello):
-            raise ProtocolError("a second Hello on an open connection")
-        if isinstance(message, Goodbye):
-            self.state = State.CLOSED
-            return ConnectionClosed(message.reason)
+        if not isinstance(message, Hello):
+            raise ProtocolError(f"expected Hello first, got {type(message).__name__}")
+        self._check_hello(message)
+        self.peer = message
+        self._peer_max_frame_size = message.limits.get("max_frame_size", DEFAULT_MAX_FRAME_SIZE)
+        self.state = State.OPEN
         return message
+
+    @staticmethod
+    def _check_hello(hello: Hello) -> None:
+        if hello.protocol_version != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"peer speaks protocol version {hello.protocol_version}, "
+                f"this side speaks {PROTOCOL_VERSION}"
+            )
+        if hello.codec_version != CODEC_VERSION:
+            raise ProtocolError(
+                f"peer uses codec version {hello.codec_version}, "
+                f"this side uses {CODEC_VERSION}"
+            )
+        for name, highest in _LIMIT_RANGES.items():
+            value = hello.limits.get(name)
+            if value is not None and not 1 <= value <= highest:
+                raise ProtocolError(f"peer announced an invalid {name} of {value}")
