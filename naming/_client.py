@@ -68,20 +68,37 @@ def naming_proxy(
 
     broker = broker or default_broker()
     configured = naming or getattr(broker.config, "naming", None)
-    cache_key = configured or ""
+    if configured or os.environ.get(NAMING_ENV, "").strip():
+        return broker.proxy(find_naming(configured), timeout=timeout)
+    # Only a service found by mDNS is remembered: finding it again costs a browse.
     cache = broker.__dict__.setdefault("_naming_proxies", {})
-    proxy = cache.get(cache_key)
+    proxy = cache.get("")
     if proxy is None:
-        proxy = broker.proxy(find_naming(configured), timeout=timeout)
-        cache[cache_key] = proxy
+        proxy = broker.proxy(find_naming(), timeout=timeout)
+        cache[""] = proxy
     return proxy
+
+
+def forget_naming(naming: str | None = None, *, broker: ORB | None = None) -> None:
+    """Forget the naming service found earlier, so the next use looks again."""
+    from orb._default import default_broker
+
+    broker = broker or default_broker()
+    configured = naming or getattr(broker.config, "naming", None)
+    broker.__dict__.get("_naming_proxies", {}).pop(configured or "", None)
 
 
 def resolve(name: str, *, timeout: float | None = None, naming: str | None = None) -> Proxy:
     """A proxy for the object bound to ``name``; raises orb.NameNotFound."""
     validate(name)
-    service = naming_proxy(naming, timeout=timeout)
-    result = service.resolve(name)
+    try:
+        result = naming_proxy(naming, timeout=timeout).resolve(name)
+    except CommunicationError:
+        # The naming service we knew may have moved (restarted on another
+        # port and re-advertised): forget it, find it again, ask once more.
+        # Resolving twice is harmless.
+        forget_naming(naming)
+        result = naming_proxy(naming, timeout=timeout).resolve(name)
     if timeout is not None and isinstance(result, Proxy):
         object.__setattr__(result, "_orb_timeout", timeout)
     return result
