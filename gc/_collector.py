@@ -45,7 +45,7 @@ class Collector:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.counts = {"dirty": 0, "renew": 0, "clean": 0, "collected": 0}
+        self.counts = {"dirty": 0, "renew": 0, "clean": 0, "collected": 0, "sweeps": 0}
 
     # -- remote interface (called by other brokers' lease holders) -----------
 
@@ -77,11 +77,12 @@ class Collector:
     def clean(self, client_orb_id: bytes, seq: int, ids: list[str]) -> None:
         """Drop the caller's claims; objects left unreferenced are collected now."""
         client = self._check_client(client_orb_id)
-        now = self._clock()
         with self._lock:
             dropped = self._leases.clean(client, seq, ids)
             self.counts["clean"] += len(dropped)
-            unreferenced = [i for i in dropped if not self._leases.referenced(i, now)]
+            # Expiry is the sweeper's job (it allows for time this process was
+            # suspended); a clean frees only objects left with no claim at all.
+            unreferenced = [i for i in dropped if self._leases.idle(i)]
             for object_id in unreferenced:
                 self._leases.forget(object_id)
             collected = self._unexport(unreferenced)
@@ -99,16 +100,32 @@ class Collector:
             self._ensure_sweeper()
         return entry
 
+    def pin(self, obj: Any) -> Entry:
+        """Export ``obj`` if needed and never collect it (its leases are forgotten)."""
+        with self._lock:
+            entry = self._table.find(obj) or self._table.add(obj, pinned=True)
+            entry.pinned = True
+            self._leases.forget(entry.object_id)
+        return entry
+
     def forget(self, object_id: str) -> None:
         """Forget the leases of an object that was unexported explicitly."""
         with self._lock:
             self._leases.forget(object_id)
 
-    def sweep(self) -> list[str]:
-        """Expire stale leases and transits; collect what became unreferenced."""
+    def sweep(self, *, stalled: float = 0.0) -> list[str]:
+        """Expire stale leases and transits; collect what became unreferenced.
+
+        ``stalled`` is time during which this broker could not have heard
+        renewals (its process was suspended): every lease is extended by it
+        first, so clients are not blamed for the owner's own outage.
+        """
         with self._lock:
+            if stalled > 0:
+                self._leases.extend(stalled)
             unreferenced = self._leases.sweep(self._clock())
             collected = self._unexport(unreferenced)
+            self.counts["sweeps"] += 1
         self._run_hooks(collected)
         return [e.object_id for e in collected]
 
@@ -125,7 +142,7 @@ class Collector:
                 for e in self._table.entries()
             }
         return {
-            "lease": self.config.lease,
+            "lease": float(self.config.lease),
             "holders": {k: v for k, v in holders.items() if v},
             "pending_transits": leases["transits"],
             "counts": dict(self.counts),
@@ -164,7 +181,10 @@ class Collector:
             log.debug("collected %s %s", entry.type_name, entry.object_id)
             hook = getattr(entry.target, "__orb_unreferenced__", None)
             if hook is not None:
-                self._broker._pool.submit(_call_hook, hook, entry)
+                try:
+                    self._broker._pool.submit(_call_hook, hook, entry)
+                except RuntimeError:  # the broker is closing: run it here
+                    _call_hook(hook, entry)
 
     def _ensure_sweeper(self) -> None:
         if self._thread is None and not self._stop.is_set():
@@ -176,9 +196,18 @@ class Collector:
                     self._thread.start()
 
     def _sweep_loop(self) -> None:
-        while not self._stop.wait(self.config.sweep_every):
+        every = self.config.sweep_every
+        last = self._clock()
+        while not self._stop.wait(every):
+            now = self._clock()
+            # Woken much later than asked: the process was stopped (SIGSTOP,
+            # a suspended VM) and heard no renewals meanwhile.
+            stalled = now - last - every
+            last = now
+            if stalled > every:
+                log.info("DGC sweeper was stalled for %.2gs; extending leases by as much", stalled)
             try:
-                self.sweep()
+                self.sweep(stalled=stalled if stalled > every else 0.0)
             except Exception:
                 log.exception("DGC sweep failed")
 

@@ -14,7 +14,11 @@ Rules (after Java RMI's DGC):
 * ``hold_in_transit(id, now)`` keeps the object until ``now + transit`` or
   until a client's first dirty for it arrives, whichever comes first.
 * ``sweep(now)`` expires stale claims and transits and returns the ids
-  that became unreferenced.
+  that became unreferenced. Only a sweep expires anything: ``clean``
+  reports an object unreferenced (``idle``) only when no claim or transit
+  is left at all, expired or not.
+* ``extend(seconds)`` pushes every expiry back, for time during which the
+  owner itself could not listen (its process was suspended).
 
 Nothing here knows about sockets, threads or clocks.
 """
@@ -82,6 +86,18 @@ class LeaseTable:
     def referenced(self, object_id: str, now: float) -> bool:
         record = self._objects.get(object_id)
         return record is not None and record.referenced(now)
+
+    def idle(self, object_id: str) -> bool:
+        """True when no claim and no transit of ``object_id`` is left, live or expired."""
+        record = self._objects.get(object_id)
+        return record is None or not (record.claims or record.transits)
+
+    def extend(self, seconds: float) -> None:
+        """Push every claim expiry and transit deadline ``seconds`` later."""
+        for record in self._objects.values():
+            for client in record.claims:
+                record.claims[client] += seconds
+            record.transits = [t + seconds for t in record.transits]
 
     def sweep(self, now: float) -> list[str]:
         """Expire stale claims and transits; the ids now unreferenced (forgotten here)."""
