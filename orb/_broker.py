@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
-from ._admission import Admission, peer_host
 from ._channel import Channel
 from ._config import Config, Limits
 from ._dispatch import Dispatcher
 from ._errors import CommunicationError, ObjectNotFound, OrbError, ProtocolError, TimeoutError
 from ._exposure import Instance
 from ._interface import Interface
-from ._loop import Loops
 from ._pool import WorkerPool
 from ._proxy import Proxy, RemoteType
 from ._refs import Endpoint, ObjectRef, new_orb_id
@@ -44,9 +41,8 @@ class ORB:
     client-only broker that still serves callbacks over the connections it
     opens. ``config`` holds limits and pool sizes (:class:`orb.Config`);
     ``timeout`` (default call timeout), ``insecure`` (allow plaintext on
-    non-loopback addresses), ``naming`` (where the naming service is),
-    ``tls`` (an ``orb.security.TLSConfig`` for ``tls://`` endpoints) and
-    ``authorize`` (a policy ``(peer, obj, method) -> bool``) override it. ``codec`` or ``types`` set the
+    non-loopback addresses) and ``naming`` (where the naming service is)
+    override it. ``codec`` or ``types`` set the
     value types that travel by value.
 
     Use it as a context manager, or call :meth:`close`.
@@ -64,8 +60,6 @@ class ORB:
         limits: Limits | None = None,
         naming: str | None = None,
         lease: float | None = None,
-        tls: Any = None,
-        authorize: Any = None,
     ) -> None:
         config = config or Config()
         overrides: dict[str, Any] = {}
@@ -79,10 +73,6 @@ class ORB:
             overrides["naming"] = naming
         if lease is not None:
             overrides["dgc"] = attrs.evolve(config.dgc, lease=lease)
-        if tls is not None:
-            overrides["tls"] = tls
-        if authorize is not None:
-            overrides["authorize"] = authorize
         self.config: Config = attrs.evolve(config, **overrides)
         self.orb_id: bytes = new_orb_id()
         self.codec: Codec = codec if codec is not None else Codec()
@@ -90,15 +80,7 @@ class ORB:
             self.codec.register(cls)
         self._table = ObjectTable()
         self._dispatcher = Dispatcher(self._table)
-        from orb.security._authz import Guard
-
-        self._dispatcher.guard = Guard(self.config.authorize)
-        self._tls: Any = None  # orb.security.Contexts, made when first needed
-        limits = self.config.limits
-        self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
         self._pool = WorkerPool(self.config.max_workers)
-        # The event loop for async servant methods and stream timers (started on first use).
-        self._loops = Loops()
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._closing = False
@@ -266,28 +248,19 @@ class ORB:
         return channel
 
     def _remote_type_of(self, proxy: Proxy) -> RemoteType:
-        remote_type = self._known_remote_type(proxy)
-        if remote_type is None:
-            data = self._call(proxy, "__orb_describe__", [], {}, proxy._orb_timeout)
-            remote_type = self._learn_remote_type(proxy, data)
-        return remote_type
-
-    def _known_remote_type(self, proxy: Proxy) -> RemoteType | None:
         ref = proxy._orb_ref
         key = (ref.orb_id, ref.interface)
-        return self._remote_types.get(key) if ref.orb_id and ref.interface else None
-
-    def _learn_remote_type(self, proxy: Proxy, data: Any) -> RemoteType:
-        """Remember the interface description ``data`` fetched through ``proxy``."""
-        ref = proxy._orb_ref
-        try:
-            interface = Interface.from_wire(data)
-        except ValueError as exc:
-            raise CommunicationError(f"{ref}: {exc}") from None
-        remote_type = RemoteType(interface)
-        channel = proxy._orb_channel
-        orb_id = channel.peer.orb_id if channel and channel.peer else ref.orb_id
-        self._remote_types[(orb_id, interface.type_name)] = remote_type
+        remote_type = self._remote_types.get(key) if ref.orb_id and ref.interface else None
+        if remote_type is None:
+            data = self._call(proxy, "__orb_describe__", [], {}, proxy._orb_timeout)
+            try:
+                interface = Interface.from_wire(data)
+            except ValueError as exc:
+                raise CommunicationError(f"{ref}: {exc}") from None
+            remote_type = RemoteType(interface)
+            channel = proxy._orb_channel
+            orb_id = channel.peer.orb_id if channel and channel.peer else ref.orb_id
+            self._remote_types[(orb_id, interface.type_name)] = remote_type
         return remote_type
 
     # -- channels ---------------------------------------------------------
@@ -296,9 +269,7 @@ class ORB:
         self._check_open()
         if ref.orb_id:
             channel = self._by_orb.get(ref.orb_id)
-            if channel is not None and not channel.closed and (
-                getattr(channel.transport, "secure", False) or not _tls_only(ref)
-            ):
+            if channel is not None and not channel.closed:
                 return channel
         failures: list[CommunicationError] = []
         for endpoint in ref.endpoints:
@@ -326,15 +297,7 @@ class ORB:
                 return channel
             endpoint = Endpoint.parse(endpoint_text)
             limits = self.config.limits
-            if endpoint.scheme == "tls":
-                from orb.security._transport import connect as connect_tls
-
-                transport = connect_tls(
-                    endpoint, self._tls_contexts(), connect_timeout=limits.connect_timeout,
-                    handshake_timeout=limits.handshake_timeout,
-                )
-            else:
-                transport = connect(endpoint, limits.connect_timeout)
+            transport = connect(endpoint, limits.connect_timeout)
             channel = Channel(self, transport, outgoing=True)
             channel.open(limits.handshake_timeout)
             self._register(channel)
@@ -377,32 +340,15 @@ class ORB:
 
     # -- listening --------------------------------------------------------
 
-    def _tls_contexts(self) -> Any:
-        with self._lock:
-            if self._tls is None:
-                from orb.security import Contexts
-
-                self._tls = Contexts(self.config.tls)
-            return self._tls
-
     def _listen(self, text: str) -> None:
         endpoint = Endpoint.parse(text)
-        listener: Any
-        if endpoint.scheme == "tls":
-            from orb.security import TLSListener
-
-            listener = TLSListener(endpoint, self._tls_contexts())
-        elif not endpoint.is_loopback and not self.config.insecure:
+        if not endpoint.is_loopback and not self.config.insecure:
             raise ValueError(
-                f"refusing to listen in plaintext on {endpoint}: it is not a loopback address, "
-                f"and anyone who can reach it could read and forge the traffic. Listen on "
-                f"tls://{_host_port(endpoint)} with orb.ORB(tls=orb.security.TLSConfig("
-                f"cert=..., key=..., ca=...)) (make the files with `orb certs init-ca` and "
-                f"`orb certs issue-server`; see docs/SECURITY.md), or pass insecure=True "
-                f"(--insecure) if this network is trusted"
+                f"refusing to listen in plaintext on {endpoint}: it is not a loopback address. "
+                "Use a tls:// endpoint (see orb.security), or pass insecure=True if this "
+                "network is trusted"
             )
-        else:
-            listener = Listener(endpoint)
+        listener = Listener(endpoint)
         self._listeners.append(listener)
         thread = threading.Thread(
             target=self._accept_loop, args=(listener,), name=f"orb-accept {listener.endpoint}",
@@ -419,19 +365,12 @@ class ORB:
                 if not self.closed:
                     log.error("accept on %s failed: %s", listener.endpoint, exc)
                 return
-            host = None if listener.endpoint.scheme == "unix" else peer_host(transport.peer_address)
-            refused = self._admission.admit(host)
-            if refused is not None:
-                log.warning("refusing connection from %s: %s", transport.peer_address, refused)
-                transport.close()
-                continue
             thread = threading.Thread(
-                target=self._serve_incoming, args=(listener, transport, host),
+                target=self._serve_incoming, args=(transport,),
                 name=f"orb-reader {transport.peer_address}", daemon=True,
             )
             with self._lock:
                 if self.closed:
-                    self._admission.release(host)
                     transport.close()
                     return
                 # Tracked until it ends, so close() also drops connections still
@@ -439,23 +378,11 @@ class ORB:
                 self._incoming[thread] = transport
             thread.start()
 
-    def _serve_incoming(self, listener: Any, transport: Any, host: str | None) -> None:
+    def _serve_incoming(self, transport: Any) -> None:
         try:
-            timeout = self.config.limits.handshake_timeout
-            deadline = time.monotonic() + timeout
-            upgrade = getattr(listener, "upgrade", None)
-            if upgrade is not None:  # TLS: the handshake runs here, not on the accept thread
-                try:
-                    transport = upgrade(transport, deadline)
-                except OrbError as exc:
-                    log.info("connection from %s refused: %s", transport.peer_address, exc)
-                    return
-                with self._lock:
-                    if threading.current_thread() in self._incoming:
-                        self._incoming[threading.current_thread()] = transport
             channel = Channel(self, transport, outgoing=False)
             try:
-                channel.open(timeout, start_reader=False, deadline=deadline)
+                channel.open(self.config.limits.handshake_timeout, start_reader=False)
             except ProtocolError as exc:
                 log.warning(
                     "handshake with %s failed: protocol error: %s", transport.peer_address, exc
@@ -467,7 +394,6 @@ class ORB:
             self._register(channel)
             channel.read_loop()
         finally:
-            self._admission.release(host)
             with self._lock:
                 self._incoming.pop(threading.current_thread(), None)
 
@@ -573,7 +499,6 @@ class ORB:
         for transport in incoming.values():
             transport.close()
         self._pool.shutdown()
-        self._loops.close()
         current = threading.current_thread()
         readers = [c._reader for c in channels if c._reader is not None]
         for thread in [*self._threads, *incoming, *readers]:
@@ -616,16 +541,6 @@ class ORB:
     def _check_open(self) -> None:
         if self.closed:
             raise CommunicationError("this ORB is closed")
-
-
-def _tls_only(ref: ObjectRef) -> bool:
-    """True when every endpoint of ``ref`` is tls://: it may only be reached over TLS."""
-    return bool(ref.endpoints) and all(e.startswith("tls://") for e in ref.endpoints)
-
-
-def _host_port(endpoint: Endpoint) -> str:
-    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-    return f"{host}:{endpoint.port}"
 
 
 def _endpoints(listen: str | Iterable[str] | None) -> list[str]:
