@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         "--insecure", action="store_true",
         help="allow plaintext listening on a non-loopback address",
     )
+    from orb.security import add_tls_arguments
+
+    add_tls_arguments(parser)
     parser.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="logging level (default INFO)",
@@ -72,7 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orb-naming: cannot open the store: {exc}", file=sys.stderr)
         return 2
     try:
-        broker = orb.ORB(listen=args.listen or [DEFAULT_LISTEN], insecure=args.insecure or None)
+        from orb.security import tls_from_args
+
+        broker = orb.ORB(
+            listen=args.listen or [DEFAULT_LISTEN], insecure=args.insecure or None,
+            tls=tls_from_args(args),
+        )
     except (ValueError, orb.OrbError) as exc:
         service.close()
         print(f"orb-naming: {exc}", file=sys.stderr)
@@ -86,11 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"naming service object: {ref}", flush=True)
         print(f"store: {store.description}; lease {args.lease:g}s", flush=True)
         if not args.no_mdns:
-            first = Endpoint.parse(broker.endpoints[0])
+            # Advertise a tls:// endpoint when there is one (TXT tls=1).
+            first = min((Endpoint.parse(e) for e in broker.endpoints),
+                        key=lambda e: e.scheme != "tls")
             interfaces = args.mdns_interface or interfaces_from_env()
             advertiser = Advertiser(
                 host=first.host, port=first.port, orb_id=broker.orb_id, domain=args.domain,
-                interfaces=interfaces,
+                interfaces=interfaces, tls=first.scheme == "tls",
             )
             where = ", ".join(interfaces) if interfaces else "all interfaces"
             domain = args.domain or "(none)"

@@ -167,7 +167,7 @@ def browse(
 def locate(
     domain: str | None = None, timeout: float = 3.0, interfaces: Sequence[str] | None = None
 ) -> str:
-    """The ``host:port`` of a naming service found by mDNS.
+    """The ``host:port`` of a naming service found by mDNS (``tls://host:port`` when its TXT says tls=1).
 
     ``domain`` selects the naming service of that domain (default:
     ``ORB_NAMING_DOMAIN``, else any); ``interfaces`` pins the search to
@@ -187,7 +187,8 @@ def locate(
             f"saw nothing within {timeout:g}s. Start one with `orb-naming`, or point at one "
             "with ORB_NAMING=host:port (or the naming= argument)"
         )
-    return services[0].address
+    found = services[0]
+    return f"tls://{found.address}" if found.tls else found.address
 
 
 def _parse(name: str, info: ServiceInfo | None) -> Found | None:

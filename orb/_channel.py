@@ -17,6 +17,7 @@ import builtins
 import itertools
 import logging
 import threading
+import time
 from _thread import allocate_lock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,7 @@ class Channel:
         self._incoming = 0
         self._incoming_lock = threading.Lock()
         self._recv_buffer = bytearray(RECV_SIZE)
+        self._idle_timeout = limits.idle_timeout
         self._reader: threading.Thread | None = None
         # Proxies made while decoding the current message that need a DGC
         # lease; only the reader thread touches this list.
@@ -99,17 +101,24 @@ class Channel:
 
     # -- life cycle -----------------------------------------------------
 
-    def open(self, handshake_timeout: float, *, start_reader: bool = True) -> None:
+    def open(
+        self, handshake_timeout: float, *, start_reader: bool = True, deadline: float | None = None
+    ) -> None:
         """Exchange Hellos, then start the reader thread (or let the caller run read_loop).
 
-        Raises CommunicationError (or ProtocolError) when the peer does not
-        complete the handshake in time; the transport is closed then.
+        The peer's Hello must arrive by ``deadline`` (a ``time.monotonic()``
+        value; default ``handshake_timeout`` from now), however slowly its
+        bytes trickle in. Raises CommunicationError (or ProtocolError) when
+        the peer does not complete the handshake in time; the transport is
+        closed then. Incoming connections then read with the idle timeout.
         """
+        if deadline is None:
+            deadline = time.monotonic() + handshake_timeout
         try:
+            self.transport.settimeout(max(deadline - time.monotonic(), 0.001))
             self._write(self.conn.start())
-            self.transport.settimeout(handshake_timeout)
-            hello = self._read_until_hello()
-            self.transport.settimeout(None)
+            hello = self._read_until_hello(deadline)
+            self.transport.settimeout(None if self.outgoing else self._idle_timeout)
         except OrbError:
             self.transport.close()
             self.closed = True
@@ -129,6 +138,7 @@ class Channel:
             address=self.transport.peer_address,
             orb_id=hello.orb_id,
             endpoints=hello.endpoints,
+            identity=getattr(self.transport, "identity", None),  # set by TLS transports
         )
         if start_reader:
             self._reader = threading.Thread(
@@ -136,7 +146,7 @@ class Channel:
             )
             self._reader.start()
 
-    def _read_until_hello(self) -> Hello:
+    def _read_until_hello(self, deadline: float) -> Hello:
         while True:
             event = self.conn.next_event()
             if isinstance(event, Hello):
@@ -146,6 +156,10 @@ class Channel:
                     f"{self.transport.peer_address} closed the connection during the handshake"
                     + (f": {event.reason}" if event.reason else "")
                 )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise builtins.TimeoutError()
+            self.transport.settimeout(remaining)
             self._receive()
 
     def on_close(self, callback: Callable[[Channel], None]) -> None:
@@ -275,7 +289,16 @@ class Channel:
             while not self.closed:
                 event = self.conn.next_event()
                 if event is NEED_DATA:
-                    self._receive()
+                    try:
+                        self._receive()
+                    except builtins.TimeoutError:  # only incoming channels have an idle timeout
+                        if self._pending or self._incoming:
+                            continue
+                        reason = f"idle for {self._idle_timeout:g}s"
+                        log.info("closing connection from %s: %s", self.transport.peer_address,
+                                 reason)
+                        self.close(reason)  # with a Goodbye: the peer reconnects when needed
+                        return
                     continue
                 handler = self._handlers.get(type(event))
                 if handler is None:  # ConnectionClosed

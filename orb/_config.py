@@ -5,6 +5,9 @@ Every default is documented here and in docs/PROTOCOL.md ("Limits").
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import attrs
 
 from ._wire import DEFAULT_MAX_FRAME_SIZE
@@ -22,15 +25,31 @@ class Limits:
     * ``max_frame_size``: largest frame accepted, in bytes (64 MiB).
     * ``max_pending``: calls in flight per connection and direction (256);
       further callers wait, further incoming calls are refused.
-    * ``handshake_timeout``: seconds a new connection may take to say
-      Hello (10).
+    * ``handshake_timeout``: seconds a new connection may take, in total,
+      to finish its TLS handshake (if any) and say Hello (10).
     * ``connect_timeout``: seconds to wait for a TCP/Unix connect (10).
+    * ``idle_timeout``: seconds an incoming connection may stay silent
+      while no call is in flight on it, before it is closed; also bounds
+      how long a send to a peer that stopped reading may block (300;
+      None: never).
+    * ``max_connections``: incoming connections open at once, in total
+      (1024); more are closed as soon as they are accepted.
+    * ``max_connections_per_address``: incoming connections open at once
+      from one peer IP address (64); Unix sockets are not counted.
+    * ``max_collection_len``: elements of one decoded list, tuple, set or
+      map (1 Mi, 1048576).
+
+    docs/SECURITY.md ("Limits") explains each and the ones that are fixed.
     """
 
     max_frame_size: int = attrs.field(default=DEFAULT_MAX_FRAME_SIZE, validator=_positive)
     max_pending: int = attrs.field(default=256, validator=_positive)
     handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
     connect_timeout: float = attrs.field(default=10.0, validator=_positive)
+    idle_timeout: float | None = attrs.field(default=300.0, validator=_positive)
+    max_connections: int = attrs.field(default=1024, validator=_positive)
+    max_connections_per_address: int = attrs.field(default=64, validator=_positive)
+    max_collection_len: int = attrs.field(default=1 << 20, validator=_positive)
 
 
 #: Lease granted to clients by default, in seconds. Java RMI uses 10
@@ -77,6 +96,12 @@ class Config:
     * ``dgc``: distributed GC settings, see :class:`DGCConfig`.
     * ``naming``: where the naming service is (``host:port`` or a URI);
       None means the ``ORB_NAMING`` environment variable, else mDNS.
+    * ``tls``: certificates for ``tls://`` endpoints, an
+      ``orb.security.TLSConfig`` (None: dial with the system's CAs and no
+      client certificate; listening on ``tls://`` then fails).
+    * ``authorize``: a policy ``(peer, obj, method) -> bool`` asked before
+      every incoming call; False refuses it with ``orb.AccessDenied``
+      (see ``orb.security``).
     """
 
     limits: Limits = attrs.Factory(Limits)
@@ -85,3 +110,5 @@ class Config:
     insecure: bool = False
     naming: str | None = None
     dgc: DGCConfig = attrs.Factory(DGCConfig)
+    tls: Any = None
+    authorize: Callable[[Any, Any, str], bool] | None = None

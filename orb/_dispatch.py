@@ -35,6 +35,9 @@ class Dispatcher:
 
     def __init__(self, table: ObjectTable) -> None:
         self.table = table
+        # Authorization check (orb.security.Guard), run before the servant
+        # is touched; raises orb.AccessDenied.
+        self.guard: Callable[[Entry, str], None] | None = None
 
     def run(self, message: Call | Oneway, channel: Channel | None, context: CallContext) -> Reply | Error | None:
         """Invoke the call; the Reply or Error to send back (None for one-way calls)."""
@@ -59,6 +62,8 @@ class Dispatcher:
     def invoke(self, object_id: str, method: str, args: list, kwargs: dict, channel: Channel | None) -> Any:
         """Find the servant and member, check exposure, and call it."""
         entry = self.table.get(object_id)
+        if self.guard is not None:
+            self.guard(entry, method)
         reserved = _RESERVED.get(method)
         if reserved is not None:
             return reserved(self, entry, channel, *args, **kwargs)
