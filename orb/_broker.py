@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
+from ._admission import Admission, peer_host
 from ._channel import Channel
 from ._config import Config, Limits
 from ._dispatch import Dispatcher
@@ -41,8 +43,9 @@ class ORB:
     client-only broker that still serves callbacks over the connections it
     opens. ``config`` holds limits and pool sizes (:class:`orb.Config`);
     ``timeout`` (default call timeout), ``insecure`` (allow plaintext on
-    non-loopback addresses) and ``naming`` (where the naming service is)
-    override it. ``codec`` or ``types`` set the
+    non-loopback addresses), ``naming`` (where the naming service is),
+    ``tls`` (an ``orb.security.TLSConfig`` for ``tls://`` endpoints) and
+    ``authorize`` (a policy ``(peer, obj, method) -> bool``) override it. ``codec`` or ``types`` set the
     value types that travel by value.
 
     Use it as a context manager, or call :meth:`close`.
@@ -60,6 +63,8 @@ class ORB:
         limits: Limits | None = None,
         naming: str | None = None,
         lease: float | None = None,
+        tls: Any = None,
+        authorize: Any = None,
     ) -> None:
         config = config or Config()
         overrides: dict[str, Any] = {}
@@ -73,6 +78,10 @@ class ORB:
             overrides["naming"] = naming
         if lease is not None:
             overrides["dgc"] = attrs.evolve(config.dgc, lease=lease)
+        if tls is not None:
+            overrides["tls"] = tls
+        if authorize is not None:
+            overrides["authorize"] = authorize
         self.config: Config = attrs.evolve(config, **overrides)
         self.orb_id: bytes = new_orb_id()
         self.codec: Codec = codec if codec is not None else Codec()
@@ -80,6 +89,12 @@ class ORB:
             self.codec.register(cls)
         self._table = ObjectTable()
         self._dispatcher = Dispatcher(self._table)
+        from orb.security._authz import Guard
+
+        self._dispatcher.guard = Guard(self.config.authorize)
+        self._tls: Any = None  # orb.security.Contexts, made when first needed
+        limits = self.config.limits
+        self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
         self._pool = WorkerPool(self.config.max_workers)
         self._lock = threading.RLock()
         self._closed = threading.Event()
@@ -269,7 +284,9 @@ class ORB:
         self._check_open()
         if ref.orb_id:
             channel = self._by_orb.get(ref.orb_id)
-            if channel is not None and not channel.closed:
+            if channel is not None and not channel.closed and (
+                getattr(channel.transport, "secure", False) or not _tls_only(ref)
+            ):
                 return channel
         failures: list[CommunicationError] = []
         for endpoint in ref.endpoints:
@@ -297,7 +314,15 @@ class ORB:
                 return channel
             endpoint = Endpoint.parse(endpoint_text)
             limits = self.config.limits
-            transport = connect(endpoint, limits.connect_timeout)
+            if endpoint.scheme == "tls":
+                from orb.security._transport import connect as connect_tls
+
+                transport = connect_tls(
+                    endpoint, self._tls_contexts(), connect_timeout=limits.connect_timeout,
+                    handshake_timeout=limits.handshake_timeout,
+                )
+            else:
+                transport = connect(endpoint, limits.connect_timeout)
             channel = Channel(self, transport, outgoing=True)
             channel.open(limits.handshake_timeout)
             self._register(channel)
@@ -340,15 +365,32 @@ class ORB:
 
     # -- listening --------------------------------------------------------
 
+    def _tls_contexts(self) -> Any:
+        with self._lock:
+            if self._tls is None:
+                from orb.security import Contexts
+
+                self._tls = Contexts(self.config.tls)
+            return self._tls
+
     def _listen(self, text: str) -> None:
         endpoint = Endpoint.parse(text)
-        if not endpoint.is_loopback and not self.config.insecure:
+        listener: Any
+        if endpoint.scheme == "tls":
+            from orb.security import TLSListener
+
+            listener = TLSListener(endpoint, self._tls_contexts())
+        elif not endpoint.is_loopback and not self.config.insecure:
             raise ValueError(
-                f"refusing to listen in plaintext on {endpoint}: it is not a loopback address. "
-                "Use a tls:// endpoint (see orb.security), or pass insecure=True if this "
-                "network is trusted"
+                f"refusing to listen in plaintext on {endpoint}: it is not a loopback address, "
+                f"and anyone who can reach it could read and forge the traffic. Listen on "
+                f"tls://{_host_port(endpoint)} with orb.ORB(tls=orb.security.TLSConfig("
+                f"cert=..., key=..., ca=...)) (make the files with `orb certs init-ca` and "
+                f"`orb certs issue-server`; see docs/SECURITY.md), or pass insecure=True "
+                f"(--insecure) if this network is trusted"
             )
-        listener = Listener(endpoint)
+        else:
+            listener = Listener(endpoint)
         self._listeners.append(listener)
         thread = threading.Thread(
             target=self._accept_loop, args=(listener,), name=f"orb-accept {listener.endpoint}",
@@ -365,12 +407,19 @@ class ORB:
                 if not self.closed:
                     log.error("accept on %s failed: %s", listener.endpoint, exc)
                 return
+            host = None if listener.endpoint.scheme == "unix" else peer_host(transport.peer_address)
+            refused = self._admission.admit(host)
+            if refused is not None:
+                log.warning("refusing connection from %s: %s", transport.peer_address, refused)
+                transport.close()
+                continue
             thread = threading.Thread(
-                target=self._serve_incoming, args=(transport,),
+                target=self._serve_incoming, args=(listener, transport, host),
                 name=f"orb-reader {transport.peer_address}", daemon=True,
             )
             with self._lock:
                 if self.closed:
+                    self._admission.release(host)
                     transport.close()
                     return
                 # Tracked until it ends, so close() also drops connections still
@@ -378,11 +427,23 @@ class ORB:
                 self._incoming[thread] = transport
             thread.start()
 
-    def _serve_incoming(self, transport: Any) -> None:
+    def _serve_incoming(self, listener: Any, transport: Any, host: str | None) -> None:
         try:
+            timeout = self.config.limits.handshake_timeout
+            deadline = time.monotonic() + timeout
+            upgrade = getattr(listener, "upgrade", None)
+            if upgrade is not None:  # TLS: the handshake runs here, not on the accept thread
+                try:
+                    transport = upgrade(transport, deadline)
+                except OrbError as exc:
+                    log.info("connection from %s refused: %s", transport.peer_address, exc)
+                    return
+                with self._lock:
+                    if threading.current_thread() in self._incoming:
+                        self._incoming[threading.current_thread()] = transport
             channel = Channel(self, transport, outgoing=False)
             try:
-                channel.open(self.config.limits.handshake_timeout, start_reader=False)
+                channel.open(timeout, start_reader=False, deadline=deadline)
             except ProtocolError as exc:
                 log.warning(
                     "handshake with %s failed: protocol error: %s", transport.peer_address, exc
@@ -394,6 +455,7 @@ class ORB:
             self._register(channel)
             channel.read_loop()
         finally:
+            self._admission.release(host)
             with self._lock:
                 self._incoming.pop(threading.current_thread(), None)
 
@@ -541,6 +603,16 @@ class ORB:
     def _check_open(self) -> None:
         if self.closed:
             raise CommunicationError("this ORB is closed")
+
+
+def _tls_only(ref: ObjectRef) -> bool:
+    """True when every endpoint of ``ref`` is tls://: it may only be reached over TLS."""
+    return bool(ref.endpoints) and all(e.startswith("tls://") for e in ref.endpoints)
+
+
+def _host_port(endpoint: Endpoint) -> str:
+    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+    return f"{host}:{endpoint.port}"
 
 
 def _endpoints(listen: str | Iterable[str] | None) -> list[str]:
