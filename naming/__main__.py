@@ -14,10 +14,22 @@ import orb
 from orb._refs import Endpoint
 
 from ._mdns import DOMAIN_ENV, SERVICE_TYPE, Advertiser, interfaces_from_env
-from ._service import DEFAULT_LEASE, NAMING_OBJECT_ID, NamingService
+from ._service import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE, NAMING_OBJECT_ID, NamingService
 from ._store import MemoryStore, SQLiteStore, Store, default_store_path
 
 DEFAULT_LISTEN = "tcp://127.0.0.1:7700"
+
+
+def _lease(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not MIN_LEASE <= seconds <= MAX_LEASE:
+        raise argparse.ArgumentTypeError(
+            f"lease must be between {MIN_LEASE:g} and {MAX_LEASE:g} seconds, not {text}"
+        )
+    return seconds
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     store.add_argument("--memory", action="store_true", help="keep bindings in memory only")
     parser.add_argument(
-        "--lease", type=float, default=DEFAULT_LEASE, metavar="SECONDS",
+        "--lease", type=_lease, default=DEFAULT_LEASE, metavar="SECONDS",
         help=f"lease granted to bindings (default {DEFAULT_LEASE:g})",
     )
     parser.add_argument(

@@ -200,12 +200,18 @@ class NamingService:
 
     @orb.expose
     def info(self) -> dict[str, Any]:
-        """What this naming service is: store, default lease, binding count, uptime."""
+        """What this naming service is: ORB id (hex, as its mDNS record says), store,
+        default lease, binding count, uptime."""
         now = self._clock()
         with self._lock:
             count = sum(1 for b in self._bindings.values() if b.alive(now))
+        try:
+            orb_id: str | None = orb.current().broker.orb_id.hex()
+        except RuntimeError:  # called locally
+            orb_id = None
         return {
             "service": "orb-naming",
+            "orb_id": orb_id,
             "store": self.store.description,
             "lease": self.lease,
             "bindings": count,

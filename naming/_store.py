@@ -84,6 +84,8 @@ CREATE TABLE IF NOT EXISTS bindings (
 class SQLiteStore:
     """Bindings in an SQLite file; each change is one committed transaction.
 
+    Raises OSError when the file cannot be opened or is not an SQLite store.
+
     The journal is in WAL mode with ``synchronous=FULL``, so a change that
     was acknowledged survives a crash of the daemon or the machine.
     """
@@ -94,10 +96,17 @@ class SQLiteStore:
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute(_SCHEMA)
+            except BaseException:
+                self._db.close()
+                raise
+        except sqlite3.Error as exc:
+            raise OSError(f"cannot use {self.path} as an SQLite store: {exc}") from None
         codec = Codec()
         self._encode = codec.encoder()
         self._decode = codec.decoder()

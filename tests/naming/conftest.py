@@ -18,6 +18,7 @@ from naming_support import (
     NamingHost,
     Party,
     Thing,
+    daemon_argv,
 )
 from orb.naming import NAMING_OBJECT_ID, NamingService
 
@@ -31,30 +32,29 @@ def _no_naming_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def start_daemon(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
-    """``start_daemon(*args)``: an orb-naming daemon; stopped after the test.
-
-    Without ``--listen`` it listens on a free loopback port; without a store
-    option it keeps bindings in memory; without mDNS options it does not
-    advertise.
-    """
+    """``start_daemon(*args)``: an orb-naming daemon (see daemon_argv); stopped after the test."""
     daemons: list[Daemon] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, prefix: Sequence[str] = ()) -> Daemon:
-        args_list = list(args)
-        if "--listen" not in args_list:
-            args_list += ["--listen", "tcp://127.0.0.1:0"]
-        if "--store" not in args_list and "--memory" not in args_list:
-            args_list.append("--memory")
-        if "--mdns-interface" not in args_list and "--no-mdns" not in args_list:
-            args_list.append("--no-mdns")
+    def start(
+        *args: str, env: dict[str, str] | None = None, prefix: Sequence[str] = (), memory: bool = True,
+    ) -> Daemon:
         log = tmp_path / f"daemon-{len(daemons)}.log"
-        daemon = Daemon(*args_list, log=log, env=env, prefix=prefix)
+        daemon = Daemon(*daemon_argv(args, memory=memory), log=log, env=env, prefix=prefix)
         daemons.append(daemon)
         return daemon
 
     yield start
     for daemon in daemons:
         daemon.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    """One daemon for a module's tests (lease 1 s, memory); each test uses names of its own."""
+    log = tmp_path_factory.mktemp("shared-daemon") / "daemon.log"
+    daemon = Daemon(*daemon_argv(["--lease", "1"]), log=log)
+    yield daemon
+    daemon.stop()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import os
 import selectors
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from zeroconf import IPVersion, ServiceBrowser, ServiceListener, Zeroconf
 
 import orb
-from orb.naming import NAMING_OBJECT_ID, NamingService
+from orb.naming import NAMING_OBJECT_ID, SERVICE_TYPE, NamingService
 
 HERE = Path(__file__).resolve().parent
 BINDER = HERE / "naming_binder.py"
@@ -176,6 +178,19 @@ class Daemon(LineProcess):
         self.uri = f"orb://{self.address}/{NAMING_OBJECT_ID}"
 
 
+def daemon_argv(args: Sequence[str], *, memory: bool = True) -> list[str]:
+    """``args`` completed with the test defaults: a free loopback port, the
+    memory store (unless ``memory`` is False), and no mDNS."""
+    argv = list(args)
+    if "--listen" not in argv:
+        argv += ["--listen", "tcp://127.0.0.1:0"]
+    if memory and "--store" not in argv and "--memory" not in argv:
+        argv.append("--memory")
+    if "--mdns-interface" not in argv and "--no-mdns" not in argv:
+        argv.append("--no-mdns")
+    return argv
+
+
 class Binder(LineProcess):
     """tests/naming/naming_binder.py: a server that exports objects by name.
 
@@ -254,3 +269,40 @@ class NamingHost:
         return self.broker.endpoints[0].split("://", 1)[1]
 
 
+
+
+class Watcher(ServiceListener):
+    """Browses ``_orb-naming._tcp.local.`` on the given local addresses only and
+    records the instance names seen arriving and leaving."""
+
+    def __init__(self, interfaces: Sequence[str] = ("127.0.0.1",)) -> None:
+        self._changed = threading.Condition()
+        self.added: set[str] = set()
+        self.removed: set[str] = set()
+        self._zc = Zeroconf(interfaces=list(interfaces), ip_version=IPVersion.V4Only)
+        self._browser = ServiceBrowser(self._zc, SERVICE_TYPE, self)
+
+    def add_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+        with self._changed:
+            self.added.add(name)
+            self._changed.notify_all()
+
+    def remove_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+        with self._changed:
+            self.removed.add(name)
+            self._changed.notify_all()
+
+    def update_service(self, zc: Zeroconf, type_: str, name: str) -> None:
+        pass
+
+    def wait_added(self, name: str, timeout: float = 5.0) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: name in self.added, timeout), f"{name} never appeared"
+
+    def wait_removed(self, name: str, timeout: float = 5.0) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: name in self.removed, timeout), f"{name} was not withdrawn"
+
+    def close(self) -> None:
+        self._browser.cancel()
+        self._zc.close()
