@@ -8,9 +8,11 @@ Usage:
       Gets one Thing from the factory and holds it; prints one JSON line with
       its ORB id and the Thing's object id; exits when stdin closes.
   dgc_peer.py forwarder FACTORY_URI KEEPER_URI
-      Gets a Thing from the factory, hands it to the keeper with a one-way
-      call, drops its own proxy at once and prints DROPPED; stays alive
-      (its broker keeps the forwarded reference in transit) until stdin closes.
+      Gets a Thing from the factory and the keeper's interface, prints READY
+      and waits for a line on stdin; then hands the Thing to the keeper with
+      a one-way call, drops its own proxy at once and prints DROPPED; stays
+      alive (its broker keeps the forwarded reference in transit) until
+      stdin closes.
 """
 
 from __future__ import annotations
@@ -99,8 +101,12 @@ def forwarder(options: argparse.Namespace) -> None:
     broker = orb.ORB(lease=options.lease)
     announce(json.dumps({"orb_id": broker.orb_id.hex()}))
     thing = broker.proxy(options.uris[0]).make("forwarded")
-    broker.proxy(options.uris[1]).keep(thing)  # a one-way call: returns once sent
-    del thing
+    keeper = broker.proxy(options.uris[1])
+    keep = keeper.keep  # fetches the interface now
+    announce("READY")
+    sys.stdin.readline()
+    keep(thing)  # a one-way call: returns once sent
+    del thing, keep
     gc.collect()
     announce("DROPPED")
     _close_on_eof(broker)

@@ -85,6 +85,22 @@ class Factory:
 
 
 @orb.expose
+class Shared:
+    """Hands every caller the same Thing (``make`` ignores the label)."""
+
+    def __init__(self, factory: Factory) -> None:
+        self._thing: Thing | None = Thing("shared", factory.freed)
+
+    def make(self, label: str) -> Thing:
+        assert self._thing is not None
+        return self._thing
+
+    def forget(self) -> None:
+        """Drop this side's own reference, so only remote holders keep it."""
+        self._thing = None
+
+
+@orb.expose
 class Keeper:
     """Keeps references given to it; ``block`` occupies a worker until released."""
 
@@ -105,6 +121,10 @@ class Keeper:
 
     def ping_kept(self) -> str:
         return self.kept["thing"].ping()
+
+    def kept_thing(self) -> Any:
+        """The kept reference, handed on (it travels as a reference to its owner's object)."""
+        return self.kept["thing"]
 
     def block(self) -> None:
         self.blocking.set()
