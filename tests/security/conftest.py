@@ -49,6 +49,15 @@ def _save(issued: object, directory: str, name: str) -> Pair:
     return Pair(cert, key, issued.fingerprint)  # type: ignore[attr-defined]
 
 
+@pytest.fixture(autouse=True)
+def _discovery_on_loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Any naming discovery a test triggers stays on 127.0.0.1, never the LAN.
+    monkeypatch.setenv("ORB_MDNS_INTERFACES", "127.0.0.1")
+    monkeypatch.delenv("ORB_NAMING", raising=False)
+    for name in ("ORB_TLS_CERT", "ORB_TLS_KEY", "ORB_TLS_CA", "ORB_TLS_REQUIRE_CLIENT_CERT"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     directory = str(tmp_path_factory.mktemp("pki"))
