@@ -56,7 +56,10 @@ class Collector:
         Returns ``{"lease": granted seconds, "missing": [ids not exported]}``.
         """
         client = self._check_client(client_orb_id)
-        granted = min(float(lease), self.config.lease) if lease else self.config.lease
+        _check_args(seq, ids)
+        if isinstance(lease, bool) or not isinstance(lease, (int, float)):
+            raise TypeError("lease must be a number of seconds")
+        granted = float(min(lease, self.config.lease) if lease > 0 else self.config.lease)
         now = self._clock()
         missing = []
         with self._lock:
@@ -77,6 +80,7 @@ class Collector:
     def clean(self, client_orb_id: bytes, seq: int, ids: list[str]) -> None:
         """Drop the caller's claims; objects left unreferenced are collected now."""
         client = self._check_client(client_orb_id)
+        _check_args(seq, ids)
         with self._lock:
             dropped = self._leases.clean(client, seq, ids)
             self.counts["clean"] += len(dropped)
@@ -156,6 +160,8 @@ class Collector:
     # -- internals -------------------------------------------------------------
 
     def _check_client(self, client_orb_id: bytes) -> bytes:
+        if not isinstance(client_orb_id, bytes):
+            raise TypeError("client_orb_id must be the caller's ORB id (bin)")
         try:
             peer = orb.current().peer
         except RuntimeError:
@@ -210,6 +216,13 @@ class Collector:
                 self.sweep(stalled=stalled if stalled > every else 0.0)
             except Exception:
                 log.exception("DGC sweep failed")
+
+
+def _check_args(seq: Any, ids: Any) -> None:
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise TypeError("seq must be a non-negative int")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise TypeError("ids must be a list of object ids (str)")
 
 
 def _call_hook(hook: Callable[[], Any], entry: Entry) -> None:

@@ -44,6 +44,11 @@ log = logging.getLogger("orb.gc")
 CALL_TIMEOUT = 10.0
 MIN_CALL_TIMEOUT = 0.5
 
+#: Longest a claim may hold up the user call that carried the references;
+#: a claim that fails is retried in the background (the owner's transit
+#: hold keeps the objects meanwhile).
+CLAIM_TIMEOUT = 2.0
+
 #: Shortest wait before retrying a failed dirty call; each further failure
 #: doubles it, up to a quarter of the lease.
 FIRST_RETRY = 0.25
@@ -71,7 +76,7 @@ class LeaseHolder:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._broker = broker
-        self._lease = lease
+        self._lease = float(lease)
         self._transit = transit
         self._clock = clock
         self._seq = itertools.count(1)
@@ -238,8 +243,11 @@ class LeaseHolder:
 
     def _dirty(self, owner: _Owner, seq: int, ids: list[str], *, renewal: bool) -> None:
         what = "renewal" if renewal else "claim"
+        timeout = self._timeout(owner) if renewal else min(self._timeout(owner), CLAIM_TIMEOUT)
         try:
-            answer = self._call(owner, "dirty", [self._broker.orb_id, seq, ids, self._lease])
+            answer = self._call(
+                owner, "dirty", [self._broker.orb_id, seq, ids, self._lease], timeout=timeout
+            )
             lease = float(answer["lease"])
             missing = list(answer.get("missing", ()))
         except Exception as exc:

@@ -350,3 +350,26 @@ def test_a_reference_received_again_while_its_clean_is_in_flight_stays_alive(
         thing = giver.give()
         sweeps_after(owner, LEASE * 2)  # every transit hold has expired by now
         assert thing.ping() == "again"
+
+
+def test_the_dgc_object_speaks_the_documented_calls(owner: orb.ORB, factory: Factory) -> None:
+    with orb.ORB(lease=60) as client:
+        thing = remote_factory(client, owner, factory).make("wire")
+        object_id = orb.ref(thing).object_id
+        dgc_uri = f"{owner.endpoints[0].replace('tcp://', 'orb://')}/orb.dgc"
+        collector = client.proxy(dgc_uri)
+        me = client.orb_id
+        answer = orb.invoke(collector, "dirty", me, 10**6, [object_id, "no-such-id"], 600.0)
+        assert answer == {"lease": LEASE, "missing": ["no-such-id"]}
+        assert orb.invoke(collector, "dirty", me, 10**6 + 1, [], 0) == {"lease": LEASE,
+                                                                       "missing": []}
+        with pytest.raises(orb.AccessDenied):
+            orb.invoke(collector, "clean", owner.orb_id, 10**6 + 2, [object_id])
+        with pytest.raises(TypeError):
+            orb.invoke(collector, "dirty", me, "7", [object_id], 1.0)
+        with pytest.raises(TypeError):
+            orb.invoke(collector, "clean", me, 10**6 + 2, [7])
+        assert orb.invoke(collector, "clean", me, 10**6 + 3, [object_id]) is None
+        assert factory.freed.wait_for("wire", timeout=2)
+        with pytest.raises(orb.ObjectNotFound, match="collected"):
+            thing.ping()
