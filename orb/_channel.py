@@ -119,7 +119,12 @@ class Channel:
             self._write(self.conn.start())
             hello = self._read_until_hello(deadline)
             self.transport.settimeout(None if self.outgoing else self._idle_timeout)
-        except OrbError:
+        except OrbError as exc:
+            if isinstance(exc, ProtocolError) and not isinstance(exc, LocalProtocolError):
+                try:  # best effort: tell the peer why (e.g. a version mismatch)
+                    self._write(self.conn.send(Goodbye(reason=f"protocol error: {exc}")))
+                except (OSError, OrbError):
+                    pass
             self.transport.close()
             self.closed = True
             raise

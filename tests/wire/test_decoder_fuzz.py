@@ -25,7 +25,7 @@ from ._support import ORB_B, connection, drain, make_codec, values
 DECODE = make_codec().decoder()
 ENCODE = make_codec().encoder()
 SMALL_LIMIT = 512
-FUZZ = settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
 
 def decode_or_protocol_error(data: bytes) -> None:
@@ -83,18 +83,27 @@ def _map_header(size: int) -> bytes:
     return bytes([0x80 | size]) if size < 16 else b"\xde" + struct.pack(">H", size)
 
 
-documents = st.recursive(
-    st.one_of(
-        st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(),
-        st.text(max_size=8), st.binary(max_size=8),
-    ),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=5),
-        st.dictionaries(st.one_of(st.text(max_size=4), st.integers(0, 9)), inner, max_size=4),
-        _ext_payloads(inner),
-    ),
-    max_leaves=16,
+_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(),
+    st.text(max_size=8), st.binary(max_size=8),
 )
+
+
+def _documents(max_leaves: int) -> st.SearchStrategy:
+    return st.recursive(
+        _leaves,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=5),
+            st.dictionaries(st.one_of(st.text(max_size=4), st.integers(0, 9)), inner,
+                            max_size=4),
+            _ext_payloads(inner),
+        ),
+        max_leaves=max_leaves,
+    )
+
+
+documents = _documents(16)
+small_documents = _documents(4)
 
 
 @FUZZ
@@ -105,7 +114,7 @@ def test_structured_garbage_only_raises_protocol_error(document: Any) -> None:
 
 @FUZZ
 @given(st.sampled_from(sorted(v for k, v in vars(EXT).items() if k.isupper())),
-       st.lists(documents, max_size=5))
+       st.lists(small_documents, max_size=5))
 def test_every_extension_with_wrong_fields_only_raises_protocol_error(
     code: int, fields: list
 ) -> None:
@@ -154,10 +163,10 @@ def test_declared_lengths_are_not_trusted(header: bytes) -> None:
 # -- message readers --------------------------------------------------------------
 
 arrays = st.one_of(
-    st.tuples(st.integers(-1, 10), st.lists(documents, max_size=6)).map(
+    st.tuples(st.integers(-1, 10), st.lists(small_documents, max_size=6)).map(
         lambda t: [t[0], *t[1]]
     ),
-    documents,
+    small_documents,
 )
 
 
@@ -287,7 +296,7 @@ def _mutate(data: bytes, edits: list[tuple[str, int, int]]) -> bytes:
     return bytes(buffer)
 
 
-@settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=120, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(messages, min_size=1, max_size=3), mutations, st.booleans(),
        st.lists(st.integers(0, 2000), max_size=4))
 def test_mutated_valid_frames(batch: list, edits: list, mutate_hello: bool,
