@@ -79,6 +79,13 @@ def naming_proxy(
     return proxy
 
 
+def _remembered(naming: str | None, broker: ORB) -> bool:
+    """Whether ``naming_proxy`` would answer with a service found by mDNS earlier."""
+    if naming or getattr(broker.config, "naming", None) or os.environ.get(NAMING_ENV, "").strip():
+        return False
+    return "" in broker.__dict__.get("_naming_proxies", {})
+
+
 def forget_naming(naming: str | None = None, *, broker: ORB | None = None) -> None:
     """Forget the naming service found earlier, so the next use looks again."""
     from orb._default import default_broker
@@ -90,15 +97,22 @@ def forget_naming(naming: str | None = None, *, broker: ORB | None = None) -> No
 
 def resolve(name: str, *, timeout: float | None = None, naming: str | None = None) -> Proxy:
     """A proxy for the object bound to ``name``; raises orb.NameNotFound."""
+    from orb._default import default_broker
+
     validate(name)
+    broker = default_broker()
+    found_earlier = _remembered(naming, broker)
+    service = naming_proxy(naming, broker=broker, timeout=timeout)  # discovery errors propagate
     try:
-        result = naming_proxy(naming, timeout=timeout).resolve(name)
+        result = service.resolve(name)
     except CommunicationError:
-        # The naming service we knew may have moved (restarted on another
-        # port and re-advertised): forget it, find it again, ask once more.
-        # Resolving twice is harmless.
-        forget_naming(naming)
-        result = naming_proxy(naming, timeout=timeout).resolve(name)
+        if not found_earlier:
+            raise  # a configured address, or one just found: looking again finds the same
+        # The naming service found earlier may have moved (restarted on
+        # another port and re-advertised): forget it, find it again, ask
+        # once more. Resolving twice is harmless.
+        forget_naming(naming, broker=broker)
+        result = naming_proxy(naming, broker=broker, timeout=timeout).resolve(name)
     if timeout is not None and isinstance(result, Proxy):
         object.__setattr__(result, "_orb_timeout", timeout)
     return result

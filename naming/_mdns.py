@@ -20,7 +20,14 @@ import time
 from collections.abc import Sequence
 
 import attrs
-from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Zeroconf
+from zeroconf import (
+    DNSQuestionType,
+    IPVersion,
+    ServiceBrowser,
+    ServiceInfo,
+    ServiceListener,
+    Zeroconf,
+)
 
 from orb._errors import CommunicationError
 from orb._wire import PROTOCOL_VERSION
@@ -141,7 +148,12 @@ def browse(
     found: dict[str, Found] = {}
     zc = _zeroconf(interfaces)
     collector = _Collector()
-    browser = ServiceBrowser(zc, SERVICE_TYPE, collector)
+    # Multicast (QM) questions only: an answer to a unicast-response (QU)
+    # question goes to port 5353 of this host, where the kernel hands it to
+    # just one of the sockets sharing that port (another mDNS responder's,
+    # quite possibly), so the first answer would be lost and found only on
+    # the retry a second later.
+    browser = ServiceBrowser(zc, SERVICE_TYPE, collector, question_type=DNSQuestionType.QM)
     try:
         while True:
             remaining = deadline - time.monotonic()
@@ -151,7 +163,12 @@ def browse(
                 name = collector.names.get(timeout=remaining)
             except queue.Empty:
                 break
-            info = zc.get_service_info(SERVICE_TYPE, name, timeout=int(max(remaining, 0.1) * 1000))
+            # Answers usually carry the SRV, TXT and A records (then this is
+            # a cache read); a silent responder must not eat the whole timeout.
+            wait = min(max(remaining, 0.1), 1.0)
+            info = zc.get_service_info(
+                SERVICE_TYPE, name, timeout=int(wait * 1000), question_type=DNSQuestionType.QM
+            )
             service = _parse(name, info)
             if service is None or (domain is not None and service.domain != domain):
                 continue

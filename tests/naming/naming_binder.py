@@ -1,8 +1,8 @@
 """A server process that exports objects by name in a naming service.
 
-Usage: naming_binder.py --naming HOST:PORT [--metadata JSON] NAME...
+Usage: naming_binder.py --naming HOST:PORT [--listen ENDPOINT] [--insecure] [--metadata JSON] NAME...
 
-Listens on a free loopback port, exports one ``Named`` servant per NAME with
+Listens on a free loopback port (or ENDPOINT), exports one ``Named`` servant per NAME with
 ``broker.export(obj, name=NAME, metadata=...)`` (so its broker binds the
 name and keeps renewing the lease), prints one JSON line (orb_id, endpoints,
 uris by name), then obeys commands on stdin, one per line, answering each
@@ -48,12 +48,16 @@ def say(line: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--naming", required=True)
+    parser.add_argument("--listen", default="tcp://127.0.0.1:0")
+    parser.add_argument("--insecure", action="store_true")
     parser.add_argument("--metadata", default="{}")
     parser.add_argument("names", nargs="*")
     options = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     metadata = json.loads(options.metadata)
-    broker = orb.ORB(listen="tcp://127.0.0.1:0", naming=options.naming, timeout=10)
+    broker = orb.ORB(
+        listen=options.listen, naming=options.naming, timeout=10, insecure=options.insecure or None
+    )
     servants: dict[str, Named] = {}
     uris = {}
     for name in options.names:

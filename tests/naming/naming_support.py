@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from zeroconf import IPVersion, ServiceBrowser, ServiceListener, Zeroconf
+from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Zeroconf
 
 import orb
 from orb.naming import NAMING_OBJECT_ID, SERVICE_TYPE, NamingService
 
 HERE = Path(__file__).resolve().parent
 BINDER = HERE / "naming_binder.py"
+LOCATOR = HERE / "naming_locator.py"
 #: Environment variables that would change where a process looks for naming.
 NAMING_VARIABLES = ("ORB_NAMING", "ORB_NAMING_DOMAIN", "ORB_MDNS_INTERFACES")
 
@@ -197,8 +198,11 @@ class Binder(LineProcess):
     ``info`` is the JSON line it printed (orb_id, endpoints, uris by name).
     """
 
-    def __init__(self, naming: str, *names: str, log: Path, metadata: dict | None = None) -> None:
-        argv = [sys.executable, str(BINDER), "--naming", naming, *names]
+    def __init__(
+        self, naming: str, *names: str, log: Path, metadata: dict | None = None,
+        options: Sequence[str] = (), prefix: Sequence[str] = (),
+    ) -> None:
+        argv = [*prefix, sys.executable, str(BINDER), "--naming", naming, *options, *names]
         if metadata:
             argv += ["--metadata", json.dumps(metadata)]
         super().__init__(argv, log=log)
@@ -302,6 +306,10 @@ class Watcher(ServiceListener):
     def wait_removed(self, name: str, timeout: float = 5.0) -> None:
         with self._changed:
             assert self._changed.wait_for(lambda: name in self.removed, timeout), f"{name} was not withdrawn"
+
+    def info(self, name: str) -> ServiceInfo | None:
+        """The record of ``name`` (from what was heard, else asked for)."""
+        return self._zc.get_service_info(SERVICE_TYPE, name, timeout=3000)
 
     def close(self) -> None:
         self._browser.cancel()

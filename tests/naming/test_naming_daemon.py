@@ -142,7 +142,15 @@ def test_a_signal_stops_the_daemon_cleanly_and_withdraws_its_record(
         with orb.ORB(listen="tcp://127.0.0.1:0") as broker:
             thing = Thing("kept")
             broker.export(thing)
-            naming_at(broker, daemon).bind("kept/permanent", thing, permanent=True)
+            naming = naming_at(broker, daemon)
+            naming.bind("kept/permanent", thing, permanent=True)
+            # The record: this daemon's address and ORB id, no TLS, its domain.
+            record = watcher.info(instance)
+            assert record is not None
+            assert f"{record.parsed_addresses()[0]}:{record.port}" == daemon.address
+            assert record.properties[b"orb_id"].decode() == naming.info()["orb_id"]
+            assert record.properties[b"tls"] == b"0"
+            assert record.properties[b"domain"] == domain.encode()
             started = time.monotonic()
             daemon.send_signal(signum)
             assert daemon.proc.wait(10) == 0, daemon.stderr_text()
@@ -153,7 +161,7 @@ def test_a_signal_stops_the_daemon_cleanly_and_withdraws_its_record(
         # (without one it would linger for the record's TTL), and a new search
         # finds nothing.
         watcher.wait_removed(instance, timeout=5)
-        assert browse(domain=domain, timeout=0.5, interfaces=["127.0.0.1"]) == []
+        assert browse(domain=domain, timeout=0.3, interfaces=["127.0.0.1"]) == []
         # The store was closed properly and holds the binding.
         assert [r.name for r in SQLiteStore(store).load()] == ["kept/permanent"]
     finally:
