@@ -17,6 +17,7 @@ and the owner never lets the late ``clean`` cancel it.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import queue
@@ -85,7 +86,11 @@ class LeaseHolder:
         # (orb id, object id) of released proxies, or _WAKE. SimpleQueue.put is
         # safe inside garbage collection (it takes no Python-level lock).
         self._queue: queue.SimpleQueue[tuple[bytes, str] | None] = queue.SimpleQueue()
-        self._in_transit: list[tuple[float, Proxy]] = []  # (deadline, proxy), oldest first
+        # Forwarded proxies kept alive, by (orb id, object id): (deadline, proxy),
+        # oldest deadline first; forwarding one again moves it to the end.
+        self._in_transit: collections.OrderedDict[tuple[bytes, str], tuple[float, Proxy]] = (
+            collections.OrderedDict()
+        )
         self._stopped = False
         self._thread: threading.Thread | None = None
         self.counts = {"dirty": 0, "renew": 0, "clean": 0, "failures": 0}
@@ -125,7 +130,9 @@ class LeaseHolder:
     def in_transit(self, proxy: Proxy) -> None:
         """Keep a forwarded proxy (and so its lease) alive while the receiver claims it."""
         with self._lock:
-            self._in_transit.append((self._clock() + self._transit, proxy))
+            key = (proxy._orb_ref.orb_id, proxy._orb_ref.object_id)
+            self._in_transit[key] = (self._clock() + self._transit, proxy)
+            self._in_transit.move_to_end(key)
         self._start()
 
     def close(self) -> None:
@@ -139,7 +146,7 @@ class LeaseHolder:
             self._stopped = True
             owners = list(self._owners.values())
             self._owners.clear()
-            forwarded = {(p._orb_ref.orb_id, p._orb_ref.object_id) for _, p in self._in_transit}
+            forwarded = set(self._in_transit)
             self._in_transit.clear()
         self._queue.put(_WAKE)
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -191,15 +198,19 @@ class LeaseHolder:
         with self._lock:
             times = [o.renew_at for o in self._owners.values() if o.held]
             if self._in_transit:
-                times.append(self._in_transit[0][0])
+                times.append(next(iter(self._in_transit.values()))[0])
         return max(0.01, min(times) - now) if times else 3600.0
 
     def _drop_expired_transits(self) -> None:
         now = self._clock()
         with self._lock:
-            keep = next((i for i, (t, _) in enumerate(self._in_transit) if t > now),
-                        len(self._in_transit))
-            expired, self._in_transit = self._in_transit[:keep], self._in_transit[keep:]
+            expired = []
+            while self._in_transit:
+                key, (deadline, proxy) = next(iter(self._in_transit.items()))
+                if deadline > now:
+                    break
+                del self._in_transit[key]
+                expired.append(proxy)
         del expired  # the proxies may die here: their finalizers only enqueue
 
     def _send_cleans(self, released: list[tuple[bytes, str]]) -> None:

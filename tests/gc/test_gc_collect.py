@@ -373,3 +373,13 @@ def test_the_dgc_object_speaks_the_documented_calls(owner: orb.ORB, factory: Fac
         assert factory.freed.wait_for("wire", timeout=2)
         with pytest.raises(orb.ObjectNotFound, match="collected"):
             thing.ping()
+
+
+def test_forwarding_one_proxy_many_times_keeps_one_transit_entry(three: Any) -> None:
+    c, a, b, factory, keeper = three
+    thing = a.proxy(c.ref(factory)).make("often")
+    remote_keeper = a.proxy(b.ref(keeper))
+    for _ in range(200):
+        remote_keeper.keep_now(thing)
+    assert a.stats()["dgc"]["leases"]["forwarded_in_transit"] == 1
+    assert keeper.kept["thing"].ping() == "often"
