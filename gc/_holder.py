@@ -261,7 +261,7 @@ class LeaseHolder:
             )
             lease = float(answer["lease"])
             missing = list(answer.get("missing", ()))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a lease failure never reaches user code
             self._failed(owner, what, len(ids), exc)
             return
         if owner.failures:
@@ -307,7 +307,7 @@ class LeaseHolder:
         try:
             self._call(owner, "clean", [self._broker.orb_id, seq, ids], timeout=timeout)
             self.counts["clean"] += len(ids)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - as for dirty
             # The owner will expire the lease by itself.
             log.info("clean of %d object(s) at %s failed: %s", len(ids), _short(owner.orb_id), exc)
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from dgc_support import Factory, Keeper, dgc, wait_until
 
 import orb
-from dgc_support import Factory, Keeper, dgc, wait_until
 
 LEASE = 0.5
 
@@ -95,12 +95,12 @@ def test_the_owners_lease_is_used_even_when_the_client_asks_for_more(
 def test_a_reference_received_twice_is_one_proxy_and_one_lease(
     owner: orb.ORB, factory: Factory
 ) -> None:
-    same = factory.make("same")
+    box = [factory.make("same")]
 
     @orb.expose
     class Giver:
         def give(self) -> Any:
-            return same
+            return box[0]
 
     giver_servant = Giver()
     with orb.ORB(lease=60) as client:
@@ -109,7 +109,8 @@ def test_a_reference_received_twice_is_one_proxy_and_one_lease(
         assert first is second
         assert client.stats()["dgc"]["leases"]["held"] == {owner.orb_id.hex(): 1}
         assert counts(owner)["dirty"] == 1
-        del first, second, same
+        del first, second
+        box.clear()
         gc.collect()
         wait_until(lambda: client.stats()["dgc"]["leases"]["held"] == {}, what="clean sent")
         # The second send left a transit hold that no dirty released (the client
@@ -296,7 +297,7 @@ def test_forwarded_with_a_synchronous_call_then_dropped(three: Any) -> None:
     gc.collect()
     sweeps_after(c, LEASE * 2)
     assert keeper.kept["thing"].ping() == "handed over"
-    assert b.orb_id.hex() in list(c.stats()["dgc"]["holders"].values())[0]
+    assert b.orb_id.hex() in next(iter(c.stats()["dgc"]["holders"].values()))
     assert factory.freed.labels == []
 
 

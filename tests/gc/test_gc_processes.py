@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-import orb
 from dgc_support import Factory, Keeper, Shared, dgc, wait_until
 from peers.launch import PeerProcess
+
+import orb
 
 PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dgc_peer.py")
 LEASE = 1.0
@@ -110,7 +110,7 @@ def test_forwarded_reference_survives_across_processes(owner: orb.ORB) -> None:
             thread.join(5)
             assert keeper.got.wait(5)
             assert keeper.kept["thing"].ping() == "forwarded"
-            holders = list(owner.stats()["dgc"]["holders"].values())[0]
+            holders = next(iter(owner.stats()["dgc"]["holders"].values()))
             assert b.orb_id.hex() in holders
             assert factory.freed.labels == []
         finally:
