@@ -12,6 +12,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from orb.security import add_tls_arguments
+
 from . import __version__
 
 #: Call timeout of the one-shot commands, in seconds.
@@ -38,7 +40,9 @@ def _connection_options(timeout: float | None) -> argparse.ArgumentParser:
         help="local address to search for the naming service on, repeatable "
         "(default $ORB_MDNS_INTERFACES, else every interface)",
     )
-    group.add_argument("--domain", help="naming domain to look for with mDNS")
+    group.add_argument(
+        "--domain", help="naming domain to look for with mDNS (default $ORB_NAMING_DOMAIN, else any)"
+    )
     group.add_argument(
         "--mdns-timeout", type=float, default=3.0, metavar="SECONDS",
         help="how long to search with mDNS (default 3)",
@@ -47,10 +51,7 @@ def _connection_options(timeout: float | None) -> argparse.ArgumentParser:
         "--timeout", type=float, default=timeout, metavar="SECONDS",
         help="call timeout" + (f" (default {timeout:g})" if timeout else " (default: none)"),
     )
-    tls = options.add_argument_group("TLS")
-    tls.add_argument("--tls-cert", metavar="FILE", help="this side's certificate (PEM)")
-    tls.add_argument("--tls-key", metavar="FILE", help="the key of --tls-cert (PEM)")
-    tls.add_argument("--tls-ca", metavar="FILE", help="CA certificates to verify peers with (PEM)")
+    add_tls_arguments(options)
     return options
 
 

@@ -71,21 +71,22 @@ def locate_naming(options: NamingOptions) -> NamingLocation:
     """The naming service's address; raises CommunicationError when mDNS finds none."""
     if options.naming:
         return NamingLocation(address=options.naming, source="--naming")
-    from orb.naming import NAMING_ENV, locate
+    from orb.naming import DOMAIN_ENV, NAMING_ENV, locate
+    from orb.naming._mdns import interfaces_from_env
 
     from_env = os.environ.get(NAMING_ENV, "").strip()
     if from_env:
         return NamingLocation(address=from_env, source=NAMING_ENV)
-    from orb.naming._mdns import interfaces_from_env
 
     interfaces = list(options.interfaces) if options.interfaces else interfaces_from_env()
+    domain = options.domain or os.environ.get(DOMAIN_ENV, "").strip() or None
     try:
-        address = locate(domain=options.domain, timeout=options.mdns_timeout, interfaces=interfaces)
+        address = locate(domain=domain, timeout=options.mdns_timeout, interfaces=interfaces)
     except CommunicationError:
         where = ", ".join(interfaces) if interfaces else "every interface"
-        domain = f" for domain {options.domain!r}" if options.domain else ""
+        scope = f" for domain {domain!r}" if domain else ""
         raise CommunicationError(
-            f"no naming service found by mDNS{domain} on {where} within "
+            f"no naming service found by mDNS{scope} on {where} within "
             f"{options.mdns_timeout:g}s; start one with orb-naming, or give --naming HOST:PORT "
             f"or {NAMING_ENV}"
         ) from None
@@ -99,10 +100,12 @@ class NamingClient:
     naming service later and simply try again.
     """
 
-    def __init__(self, broker: orb.ORB, options: NamingOptions) -> None:
+    def __init__(
+        self, broker: orb.ORB, options: NamingOptions, location: NamingLocation | None = None
+    ) -> None:
         self.broker = broker
         self.options = options
-        self.location: NamingLocation | None = None
+        self.location = location
 
     def service(self) -> Proxy:
         """A proxy for the naming service object."""
@@ -135,20 +138,12 @@ class NamingClient:
         return self.resolve(name_or_uri)
 
 
-def tls_config(cert: str | None, key: str | None, ca: str | None) -> Any:
-    """The TLS configuration for ``--tls-cert/--tls-key/--tls-ca``, or None when none is given."""
-    if not (cert or key or ca):
-        return None
+def tls_config(args: Any) -> Any:
+    """The ``orb.security.TLSConfig`` of the TLS options (or ``ORB_TLS_*``), or None."""
+    from orb.security import tls_from_args
+
     try:
-        from orb.security import TLSConfig  # type: ignore[attr-defined]
-    except ImportError:
-        raise CommandError(
-            "TLS is not available in this installation of orb (orb.security has no TLSConfig); "
-            "leave out --tls-cert, --tls-key and --tls-ca",
-            EXIT_USAGE,
-        ) from None
-    try:
-        return TLSConfig(cert=cert, key=key, ca=ca)
+        return tls_from_args(args)
     except (OSError, ValueError) as exc:
         raise CommandError(f"bad TLS options: {exc}", EXIT_USAGE) from None
 

@@ -38,7 +38,7 @@ def run(command: Command, args: argparse.Namespace) -> int:
     """Run one command with its own broker; expected failures become exit codes."""
     broker = None
     try:
-        tls = tls_config(args.tls_cert, args.tls_key, args.tls_ca)
+        tls = tls_config(args)
         broker = make_broker(naming=args.naming, timeout=args.timeout, tls=tls)
         return command(args, NamingClient(broker, naming_options(args)))
     except KeyboardInterrupt:

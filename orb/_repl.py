@@ -36,11 +36,14 @@ import orb
 from ._cli_support import (
     CommandError,
     NamingClient,
+    NamingLocation,
     failure,
+    locate_naming,
     make_broker,
     naming_options,
     tls_config,
 )
+from ._errors import CommunicationError
 from ._proxy import call_timeout
 from ._repl_complete import Completer
 from ._repl_eval import Evaluator
@@ -61,15 +64,27 @@ class Reader(Protocol):
 
 def main(args: argparse.Namespace) -> int:
     """Run the REPL until the user leaves; returns the exit code."""
+    options = naming_options(args)
+    # Found before the broker is made, so orb.resolve() in the session uses it too.
+    location: NamingLocation | None = None
+    problem: Exception | None = None
     try:
-        tls = tls_config(args.tls_cert, args.tls_key, args.tls_ca)
-        broker = make_broker(naming=args.naming, timeout=args.timeout, tls=tls, listen=args.listen)
+        location = locate_naming(options)
+    except CommunicationError as exc:
+        problem = exc
+    try:
+        tls = tls_config(args)
+        broker = make_broker(
+            naming=location.address if location else None, timeout=args.timeout, tls=tls,
+            listen=args.listen,
+        )
     except CommandError as exc:
         print(f"orb: {exc}", file=sys.stderr)
         return exc.code
     try:
-        naming = NamingClient(broker, naming_options(args))
-        return Session(broker, naming, history_file=args.history or default_history_path()).run()
+        naming = NamingClient(broker, options, location)
+        session = Session(broker, naming, history_file=args.history or default_history_path())
+        return session.run(problem=problem)
     finally:
         broker.close()
 
@@ -85,10 +100,13 @@ class Session:
         self.completer = Completer(self.namespace, naming)
         self.history_file = history_file
 
-    def run(self, stdin: TextIO | None = None) -> int:
-        """Show the banner, then read and run input until the user leaves; the exit code."""
+    def run(self, stdin: TextIO | None = None, problem: Exception | None = None) -> int:
+        """Show the banner, then read and run input until the user leaves; the exit code.
+
+        ``problem`` is why the naming service could not be found, if it could not.
+        """
         stdin = stdin or sys.stdin
-        print(banner(self.naming), flush=True)
+        print(banner(self.naming, problem), flush=True)
         reader: Reader
         if stdin.isatty() and sys.stdout.isatty():
             reader = PromptReader(self.evaluator, self.completer, self.history_file)
@@ -133,7 +151,8 @@ class Session:
             except KeyboardInterrupt:
                 continue
             except EOFError:
-                print(flush=True)
+                if isinstance(reader, PromptReader):
+                    print(flush=True)  # leave the prompt's line
                 return 0
             try:
                 await self.evaluator.run(source)
@@ -166,10 +185,12 @@ def _exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def banner(naming: NamingClient) -> str:
+def banner(naming: NamingClient, problem: Exception | None = None) -> str:
     """Where the session is connected and which names it found."""
     lines = [f"orb {orb.__version__} REPL, Python {platform.python_version()}"]
     try:
+        if problem is not None:
+            raise problem
         with call_timeout(BANNER_TIMEOUT):
             service = naming.service()
             info = service.info()

@@ -35,7 +35,7 @@ def orb_command() -> list[str]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for child processes: no inherited naming settings, mDNS on loopback."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORB_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORB_")}  # ORB_TLS_* too
     env["ORB_MDNS_INTERFACES"] = "127.0.0.1"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
@@ -108,11 +108,15 @@ class LineProcess:
 
 
 class NamingDaemon(LineProcess):
-    """``python -m orb.naming`` on a free loopback port, in memory; ``address`` is host:port."""
+    """``python -m orb.naming`` on a free loopback port, in memory.
 
-    def __init__(self, *extra: str) -> None:
+    ``endpoint`` is where it listens (``tcp://127.0.0.1:PORT`` unless
+    ``listen`` says otherwise) and ``address`` its ``host:port``.
+    """
+
+    def __init__(self, *extra: str, listen: str = "tcp://127.0.0.1:0") -> None:
         super().__init__([
-            sys.executable, "-m", "orb.naming", "--listen", "tcp://127.0.0.1:0", "--memory",
+            sys.executable, "-m", "orb.naming", "--listen", listen, "--memory",
             *(extra or ("--no-mdns",)),
         ])
         try:
@@ -120,8 +124,9 @@ class NamingDaemon(LineProcess):
         except BaseException:
             self.kill()
             raise
-        endpoint = next(line for line in lines if line.startswith("orb-naming listening on "))
-        self.address = endpoint.rsplit("tcp://", 1)[1]
+        prefix = "orb-naming listening on "
+        self.endpoint = next(line for line in lines if line.startswith(prefix))[len(prefix):]
+        self.address = self.endpoint.split("://", 1)[1]
 
 
 class Server(LineProcess):
