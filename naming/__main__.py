@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
 import sys
-import threading
 from collections.abc import Sequence
+from types import FrameType
 
 import orb
 from orb._refs import Endpoint
@@ -18,6 +19,38 @@ from ._service import DEFAULT_LEASE, MAX_LEASE, MIN_LEASE, NAMING_OBJECT_ID, Nam
 from ._store import MemoryStore, SQLiteStore, Store, default_store_path
 
 DEFAULT_LISTEN = "tcp://127.0.0.1:7700"
+
+
+class _StopSignals:
+    """SIGINT and SIGTERM, turned into a pipe that becomes readable.
+
+    The handler only writes a byte. It runs on the main thread wherever that
+    thread happens to be, possibly holding a lock: ``threading.Event.set``
+    from a handler deadlocks when the signal lands inside ``Event.wait``.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        try:
+            os.write(self._write, b"!")
+        except BlockingIOError:  # already signalled
+            pass
+
+    def wait(self, timeout: float) -> bool:
+        """True once a stop signal arrived; False after ``timeout`` seconds without one."""
+        return bool(select.select([self._read], [], [], timeout)[0])
+
+    def close(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        os.close(self._read)
+        os.close(self._write)
 
 
 def _lease(text: str) -> float:
@@ -97,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         service.close()
         print(f"orb-naming: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
+    stop = _StopSignals()  # from here on a signal stops the daemon cleanly
     advertiser = None
     try:
         ref = broker.export(service, object_id=NAMING_OBJECT_ID)
@@ -122,8 +155,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             print("mDNS advertisement disabled", flush=True)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
         print("ready", flush=True)
         sweep_every = max(args.lease / 2, 0.1)
         while not stop.wait(sweep_every):
@@ -133,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             advertiser.close()
         broker.close()
         service.close()
+        stop.close()
     print("orb-naming stopped", flush=True)
     return 0
 
