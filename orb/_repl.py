@@ -7,6 +7,12 @@ file across sessions and searchable with Ctrl-R, and suggestions from
 history (→ accepts). When stdin is not a terminal, input is read line by
 line with no prompt, so ``orb repl < script`` works.
 
+One asyncio event loop runs in the main thread for the whole session, the
+prompt included (``prompt_async``), so ``await`` works at the prompt and
+tasks keep running between inputs. Ctrl-C raises KeyboardInterrupt in the
+main thread: plain code catches it where it runs; awaited code is
+cancelled by the driver (:meth:`Session._drive`).
+
 The history file is ``--history``, else ``$ORB_REPL_HISTORY``, else
 ``repl_history`` in orb's state directory (``$XDG_STATE_HOME/orb``,
 default ``~/.local/state/orb``; ``%LOCALAPPDATA%\\orb`` on Windows).
@@ -26,6 +32,8 @@ from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import Completer as PromptCompleter
 from prompt_toolkit.completion import Completion, ThreadedCompleter
+from prompt_toolkit.enums import DEFAULT_BUFFER
+from prompt_toolkit.filters import has_focus
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.key_binding.bindings.completion import generate_completions
@@ -284,8 +292,9 @@ def _history(path: str) -> History:
 
 def _key_bindings(evaluator: Evaluator) -> KeyBindings:
     bindings = KeyBindings()
+    editing = has_focus(DEFAULT_BUFFER)  # not while searching history (Ctrl-R)
 
-    @bindings.add("enter")
+    @bindings.add("enter", filter=editing)
     def _enter(event: KeyPressEvent) -> None:
         """Run complete input; continue incomplete input on a new, indented line."""
         buffer = event.current_buffer
@@ -300,7 +309,7 @@ def _key_bindings(evaluator: Evaluator) -> KeyBindings:
             return
         buffer.insert_text("\n" + _indent_after(document.current_line_before_cursor))
 
-    @bindings.add("tab")
+    @bindings.add("tab", filter=editing)
     def _tab(event: KeyPressEvent) -> None:
         """Indent at the start of a line, complete anywhere else."""
         buffer = event.current_buffer

@@ -202,6 +202,17 @@ def test_history_is_kept_across_sessions(
     second.enter()
     second.wait_for(r"^from the first session$")
 
+    # Ctrl-R searches the history; Enter takes the match, Enter again runs it.
+    second.wait_for_prompt()
+    second.control("r")
+    second.type("1 +")
+    second.wait_for(r"^I-search backward: 1 \+$")
+    second.enter()
+    second.wait_until(lambda: second.cursor_line() == ">>> 1 + 1", "the match in the prompt")
+    start = second.row()
+    second.enter()
+    second.wait_until(lambda: second.text(start).endswith("\n2\n>>>"), "1 + 1 to run")
+
 
 def test_a_lost_connection_is_an_error_not_the_end(start_repl: Start) -> None:
     naming = NamingDaemon()
