@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from orb._errors import AlreadyBound, CommunicationError, OrbError
+from orb._errors import AccessDenied, AlreadyBound, CommunicationError, NameNotFound, OrbError
 from orb._proxy import Proxy
 from orb._refs import REF_SCHEMES, Endpoint, uri_for
 
@@ -160,8 +160,7 @@ class NameKeeper:
             names = [h.name for h in self._held.values() if h.target is target]
             for name in names:
                 del self._held[name]
-        for name in names:
-            self._unbind(name)
+        self._unbind(names)
 
     def close(self) -> None:
         """Stop renewing and unbind every held name (best effort)."""
@@ -170,16 +169,22 @@ class NameKeeper:
             names = list(self._held)
             self._held.clear()
         self._wake.set()
-        for name in names:
-            self._unbind(name)
+        self._unbind(names)
 
-    def _unbind(self, name: str) -> None:
+    def _unbind(self, names: list[str]) -> None:
+        if not names:
+            return
         try:
-            self._service().unbind(name)
+            service = self._service()
+            for name in names:
+                try:
+                    service.unbind(name)
+                except (NameNotFound, AccessDenied):
+                    pass  # expired already, and maybe taken by someone else since
         except OrbError as exc:
-            log.info("could not unbind %s: %s", name, exc)
-        except LookupError:
-            pass
+            # Unreachable: stop trying (each name would wait as long); the
+            # leases run out on their own.
+            log.info("could not unbind %s: %s", ", ".join(names), exc)
 
     def _start(self) -> None:
         if self._thread is None:
@@ -209,6 +214,9 @@ class NameKeeper:
             except OrbError as exc:
                 failures = min(failures + 1, 8)
                 log.warning("renewing %d name lease(s) failed: %s", len(names), exc)
+                if isinstance(exc, CommunicationError):
+                    # A service found by mDNS may have moved: look again next time.
+                    forget_naming(self._naming, broker=self._broker)
 
     def _rebind_lost(self, name: str) -> None:
         with self._lock:

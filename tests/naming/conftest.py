@@ -59,11 +59,15 @@ def shared_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
 
 @pytest.fixture
 def start_binder(tmp_path: Path) -> Iterator[Callable[..., Binder]]:
-    """``start_binder(naming_address, *names)``: a server process binding those names."""
+    """``start_binder(naming_address, *names)``: a server process binding those names
+    (``naming_address`` None: it looks for the naming service itself)."""
     binders: list[Binder] = []
 
-    def start(naming: str, *names: str, metadata: dict | None = None) -> Binder:
-        binder = Binder(naming, *names, log=tmp_path / f"binder-{len(binders)}.log", metadata=metadata)
+    def start(
+        naming: str | None, *names: str, metadata: dict | None = None, env: dict[str, str] | None = None,
+    ) -> Binder:
+        log = tmp_path / f"binder-{len(binders)}.log"
+        binder = Binder(naming, *names, log=log, metadata=metadata, env=env)
         binders.append(binder)
         return binder
 

@@ -1,6 +1,9 @@
 """A server process that exports objects by name in a naming service.
 
-Usage: naming_binder.py --naming HOST:PORT [--listen ENDPOINT] [--insecure] [--metadata JSON] NAME...
+Usage: naming_binder.py [--naming HOST:PORT] [--listen ENDPOINT] [--insecure] [--metadata JSON] NAME...
+
+Without --naming its broker looks for the naming service as any broker does
+(ORB_NAMING, else mDNS).
 
 Listens on a free loopback port (or ENDPOINT), exports one ``Named`` servant per NAME with
 ``broker.export(obj, name=NAME, metadata=...)`` (so its broker binds the
@@ -47,7 +50,7 @@ def say(line: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--naming", required=True)
+    parser.add_argument("--naming")
     parser.add_argument("--listen", default="tcp://127.0.0.1:0")
     parser.add_argument("--insecure", action="store_true")
     parser.add_argument("--metadata", default="{}")

@@ -199,13 +199,15 @@ class Binder(LineProcess):
     """
 
     def __init__(
-        self, naming: str, *names: str, log: Path, metadata: dict | None = None,
-        options: Sequence[str] = (), prefix: Sequence[str] = (),
+        self, naming: str | None, *names: str, log: Path, metadata: dict | None = None,
+        options: Sequence[str] = (), prefix: Sequence[str] = (), env: dict[str, str] | None = None,
     ) -> None:
-        argv = [*prefix, sys.executable, str(BINDER), "--naming", naming, *options, *names]
+        argv = [*prefix, sys.executable, str(BINDER), *options, *names]
+        if naming is not None:
+            argv += ["--naming", naming]
         if metadata:
             argv += ["--metadata", json.dumps(metadata)]
-        super().__init__(argv, log=log)
+        super().__init__(argv, log=log, env=env)
         try:
             self.info: dict[str, Any] = json.loads(self.readline(15))
         except BaseException:

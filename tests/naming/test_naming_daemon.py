@@ -286,6 +286,19 @@ def test_restart_keeps_the_store_even_after_sigkill(
     assert naming.resolve("admin/printer") is printer
 
 
+def test_a_server_binds_its_names_again_when_a_memory_daemon_restarts(
+    start_daemon: StartDaemon, start_binder: StartBinder, broker: orb.ORB
+) -> None:
+    first = start_daemon("--lease", "1")
+    binder = start_binder(first.address, "back/svc")
+    first.kill()
+    second = start_daemon("--lease", "1", "--listen", first.endpoint)  # remembers nothing
+    naming = naming_at(broker, second)
+    # The server's next renewal hears the name is lost, and binds it again.
+    wait_until(lambda: is_bound(naming, "back/svc"), "the server to bind its name again", timeout=5)
+    assert naming.resolve("back/svc").pid() == binder.pid
+
+
 # -- concurrency -------------------------------------------------------------------------
 
 

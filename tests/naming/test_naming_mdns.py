@@ -17,7 +17,7 @@ import pytest
 from zeroconf import IPVersion, ServiceInfo, Zeroconf
 
 import orb
-from naming_support import Daemon, Thing, unique_domain
+from naming_support import Daemon, Thing, unique_domain, wait_until
 from orb._wire import PROTOCOL_VERSION
 from orb.naming import (
     DOMAIN_ENV,
@@ -170,7 +170,7 @@ def test_the_daemon_is_found_and_used_with_no_configuration(
     start_daemon: Callable[..., Daemon], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     domain = unique_domain()
-    daemon = start_daemon("--mdns-interface", "127.0.0.1", "--domain", domain)
+    daemon = start_daemon("--mdns-interface", "127.0.0.1", "--domain", domain, "--lease", "1")
     # Every broker of this "host" searches loopback in this domain.
     monkeypatch.setenv(INTERFACES_ENV, "127.0.0.1")
     monkeypatch.setenv(DOMAIN_ENV, domain)
@@ -182,11 +182,16 @@ def test_the_daemon_is_found_and_used_with_no_configuration(
             assert str(orb.ref(naming)) == daemon.uri
             assert [e["name"] for e in naming.list(metadata={"via": "mdns"})] == ["found/by/mdns"]
 
-            # The naming service restarts elsewhere (another port): resolve finds it again.
+            # The naming service restarts elsewhere (another port, nothing kept):
+            # resolve finds it again, and the server's broker, whose renewals
+            # fail, finds it again too and binds its name there.
             daemon.stop()
-            moved = start_daemon("--mdns-interface", "127.0.0.1", "--domain", domain)
+            moved = start_daemon("--mdns-interface", "127.0.0.1", "--domain", domain, "--lease", "1")
             assert moved.address != daemon.address
             thing = Thing("after the move")
             server.export(thing)
-            server.proxy(moved.uri).bind("found/after/move", thing)
+            server.proxy(moved.uri).bind("found/after/move", thing, None, 60)
             assert orb.resolve("found/after/move").who() == "after the move"
+            wait_until(lambda: orb.naming.naming_proxy(broker=client).list("found/by/"),
+                       "the server to bind its name in the moved naming service", timeout=10)
+            assert orb.resolve("found/by/mdns").who() == "discovered"
