@@ -7,7 +7,6 @@ import datetime
 import decimal
 import enum
 import math
-import uuid
 from typing import Any
 
 import attrs

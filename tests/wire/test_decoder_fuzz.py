@@ -127,7 +127,7 @@ def test_deep_extension_nesting_is_refused_not_a_crash() -> None:
     inner = _pack(None)
     for _ in range(5000):
         inner = _pack(msgpack.ExtType(EXT.TUPLE, b"\x91" + inner))
-    with pytest.raises(orb.ProtocolError, match="nest deeper"):
+    with pytest.raises(orb.ProtocolError, match=f"nest deeper than {MAX_EXT_DEPTH}"):
         DECODE(inner)
 
 
