@@ -13,10 +13,11 @@ lease rules are tested without sleeping.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -170,14 +171,14 @@ class NamingService:
         ]
 
     @orb.expose
-    def renew(self, names: list[str]) -> dict[str, Any]:
+    def renew(self, names: Sequence[str]) -> dict[str, Any]:
         """Extend the caller's leases on ``names``.
 
         Returns ``{"lease": seconds, "lost": [...]}``: ``lost`` lists the
         names the caller no longer holds (expired and taken, or unbound),
         which it may bind again.
         """
-        if not isinstance(names, list):
+        if not isinstance(names, (list, tuple)):
             raise TypeError("renew takes a list of names")
         owner = _caller()
         now = self._clock()
@@ -220,7 +221,7 @@ class NamingService:
 
     # -- local operations -------------------------------------------------
 
-    def sweep(self) -> list[str]:
+    def sweep(self) -> builtins.list[str]:  # the method list hides the type here
         """Drop expired bindings from memory and the store; returns their names."""
         now = self._clock()
         with self._lock:

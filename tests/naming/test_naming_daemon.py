@@ -307,7 +307,7 @@ def test_concurrent_binds_of_distinct_names_all_succeed(shared_daemon: Daemon) -
     brokers = [orb.ORB(listen="tcp://127.0.0.1:0", timeout=10) for _ in range(4)]
     try:
         things = [Thing(f"t{i}") for i in range(4)]
-        for b, thing in zip(brokers, things):
+        for b, thing in zip(brokers, things, strict=True):
             b.export(thing)
         errors: list[BaseException] = []
         start = threading.Barrier(32)
@@ -339,7 +339,7 @@ def test_concurrent_binds_of_one_name_have_exactly_one_winner(shared_daemon: Dae
     brokers = [orb.ORB(listen="tcp://127.0.0.1:0", timeout=10) for _ in range(8)]
     try:
         things = [Thing(f"contender{i}") for i in range(8)]
-        for b, thing in zip(brokers, things):
+        for b, thing in zip(brokers, things, strict=True):
             b.export(thing)
         outcomes: dict[int, Any] = {}
         start = threading.Barrier(16)
@@ -382,7 +382,7 @@ def two_daemons(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Daem
         a.stop()
         raise
     with orb.ORB(listen="tcp://127.0.0.1:0", timeout=10) as broker:
-        for label, daemon in zip("AB", (a, b)):
+        for label, daemon in zip("AB", (a, b), strict=True):
             thing = Thing(label)
             broker.export(thing)
             naming_at(broker, daemon).bind("where", thing, permanent=True)

@@ -192,7 +192,9 @@ def test_after_expiry_another_broker_may_rebind(naming_host: NamingHost, alice: 
     assert alice.naming.resolve("taken/over").who() == "bob"
 
 
-def test_unbinding_an_expired_name_says_it_is_not_bound(naming_host: NamingHost, alice: Party, bob: Party) -> None:
+def test_unbinding_an_expired_name_says_it_is_not_bound(
+    naming_host: NamingHost, alice: Party, bob: Party
+) -> None:
     alice.naming.bind("gone", alice.thing)
     naming_host.clock.advance(2)
     with pytest.raises(orb.NameNotFound):
@@ -244,7 +246,9 @@ def test_a_lost_name_can_be_bound_again_by_its_old_owner(naming_host: NamingHost
     assert alice.naming.renew(["again"])["lost"] == []
 
 
-def test_permanent_bindings_never_expire_and_stay_owned(naming_host: NamingHost, alice: Party, bob: Party) -> None:
+def test_permanent_bindings_never_expire_and_stay_owned(
+    naming_host: NamingHost, alice: Party, bob: Party
+) -> None:
     assert alice.naming.bind("admin/printer", alice.thing, {"floor": 2}, None, True) is None
     naming_host.clock.advance(10**7)
     assert naming_host.service.sweep() == []
