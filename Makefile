@@ -29,5 +29,12 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 
+# Fuzz the wire core, the TLS handshake and the reference parsers (fuzz/):
+# coverage-guided with atheris when it installs, else a random mutator.
+# FUZZ_ARGS, e.g. make fuzz FUZZ_ARGS="--target wire --seconds 600".
+fuzz: $(STAMP)
+	$(PY) -m pip install --quiet 'atheris>=2.3' || echo "atheris is unavailable here: fuzz/run.py uses its mutator"
+	$(PY) fuzz/run.py $(FUZZ_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

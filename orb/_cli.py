@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="print the remote traceback when the method raises")
 
     _one_shot(commands, "ping", "check that the naming service answers", "ping")
+    from orb.security._cli import add_certs_command
+
+    add_certs_command(commands)  # orb certs init-ca | issue-server | issue-client | show
     return parser
 
 

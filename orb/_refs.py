@@ -142,9 +142,14 @@ def _split_host_port(text: str, rest: str) -> tuple[str, int]:
         host, colon, port_text = rest.rpartition(":")
         if not colon:
             raise ValueError(_endpoint_help(text, "it has no port"))
+        if ":" in host:
+            raise ValueError(_endpoint_help(text, "an IPv6 address needs brackets, as in [::1]"))
     if not host:
         raise ValueError(_endpoint_help(text, "it has no host"))
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    # Endpoints arrive from peers: only hosts that print back as they parsed.
+    if not host.isprintable() or any(c in host for c in "[]/@ "):
+        raise ValueError(_endpoint_help(text, f"bad host {host!r}"))
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 <= int(port_text) <= 65535:
         raise ValueError(_endpoint_help(text, f"bad port {port_text!r}"))
     return host, int(port_text)
 
