@@ -72,7 +72,9 @@ class Channel:
         self.conn = Connection(
             hello=broker._hello(),
             encode=broker.codec.encoder(broker._export_ref),
-            decode=broker.codec.decoder(self._import_ref),
+            decode=broker.codec.decoder(
+                self._import_ref, max_collection_len=limits.max_collection_len
+            ),
             max_frame_size=limits.max_frame_size,
         )
         self.peer: Peer | None = None
@@ -87,6 +89,7 @@ class Channel:
         self._incoming = 0
         self._incoming_lock = threading.Lock()
         self._recv_buffer = bytearray(RECV_SIZE)
+        self._idle_timeout = limits.idle_timeout
         self._idle_timeout = limits.idle_timeout
         self._reader: threading.Thread | None = None
         # Proxies made while decoding the current message that need a DGC

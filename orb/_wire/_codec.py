@@ -300,11 +300,14 @@ class Codec:
 
     # -- decoding -------------------------------------------------------
 
-    def decoder(self, import_ref: ImportRef | None = None) -> Callable[[Any], Any]:
+    def decoder(
+        self, import_ref: ImportRef | None = None, *, max_collection_len: int | None = None
+    ) -> Callable[[Any], Any]:
         """A function ``bytes -> value`` that raises only :class:`ProtocolError`.
 
         It accepts ``bytes``, ``bytearray`` or a ``memoryview`` holding
-        exactly one msgpack value.
+        exactly one msgpack value. ``max_collection_len`` bounds the
+        elements of each array and map (None: only the input's size does).
         """
 
         def decode_ref(data: bytes, unpack: Callable[[bytes], Any]) -> Any:
@@ -350,8 +353,9 @@ class Codec:
             EXT.EXCEPTION: lambda d, unpack: self._rebuild_exception(unpack(d)),
         }
         unpack: Callable[[Any], Any] = _too_deep_to_decode
+        max_len = -1 if max_collection_len is None else max_collection_len
         for _ in range(MAX_EXT_DEPTH + 1):
-            unpack = _unpacker_level(decoders, unpack)
+            unpack = _unpacker_level(decoders, unpack, max_len)
 
         def decode(data: Any) -> Any:
             try:
@@ -393,6 +397,7 @@ class Codec:
 def _unpacker_level(
     decoders: dict[int, Callable[[bytes, Callable[[bytes], Any]], Any]],
     inner: Callable[[bytes], Any],
+    max_len: int = -1,
 ) -> Callable[[Any], Any]:
     """An ``unpack`` function whose extension payloads are unpacked by ``inner``."""
 
@@ -405,8 +410,10 @@ def _unpacker_level(
     def unpack(data: Any) -> Any:
         # msgpack's own timestamp extension (-1) never reaches ext_hook;
         # timestamp=3 makes it an aware UTC datetime rather than a msgpack type.
+        # max_len bounds each array and map (-1: msgpack's default, the input size).
         return msgpack.unpackb(
-            data, ext_hook=ext_hook, raw=False, strict_map_key=False, use_list=True, timestamp=3
+            data, ext_hook=ext_hook, raw=False, strict_map_key=False, use_list=True, timestamp=3,
+            max_array_len=max_len, max_map_len=max_len,
         )
 
     return unpack

@@ -304,3 +304,21 @@ def test_many_concurrent_bad_handshakes_do_not_block_accepting(pki: PKI, served:
     finally:
         for sock in socks:
             sock.close()
+
+
+def test_collections_longer_than_the_limit_close_only_that_connection() -> None:
+    limits = orb.Limits(max_collection_len=1000)
+    with orb.ORB(listen="tcp://127.0.0.1:0", limits=limits) as server, \
+            orb.ORB() as sender, orb.ORB() as bystander:
+        uri = str(server.export(Echo()))
+        other = bystander.proxy(uri, timeout=5)
+        assert other.echo(1) == 1
+        proxy = sender.proxy(uri, timeout=5)
+        assert proxy.echo(list(range(1000))) == list(range(1000))
+        assert proxy.echo({str(i): i for i in range(1000)})["999"] == 999
+        with pytest.raises(orb.CommunicationError, match="max_array_len"):
+            proxy.echo(list(range(1001)))
+        with pytest.raises(orb.CommunicationError, match="max_map_len"):
+            proxy.echo({i: i for i in range(1001)})
+        assert other.echo(2) == 2
+        assert proxy.echo("reconnected") == "reconnected"
