@@ -5,8 +5,9 @@ inside the first namespace with its peer inside the second, so nothing is
 ever added to this machine's own network), gives them private addresses
 that exist only there, and deletes the namespaces afterwards. The naming
 daemon and a server run in one namespace; a client in the other finds the
-daemon by mDNS over the veth, resolves a name and calls the server. Every
-process pins mDNS to its namespace's veth address.
+daemon by mDNS over the veth, resolves names and calls their servers; when
+that host's link goes down, the name its server bound expires within one
+lease. Every process pins mDNS to its namespace's veth address.
 
 Needs root and iproute2; skipped otherwise.
 """
@@ -19,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,8 +48,10 @@ def ip(*args: str) -> None:
 class Hosts:
     server: str  # namespace names
     client: str
+    client_link: str  # the client's end of the veth pair
 
-    def run_in(self, namespace: str) -> list[str]:
+    @staticmethod
+    def run_in(namespace: str) -> list[str]:
         return ["ip", "netns", "exec", namespace]
 
 
@@ -74,7 +78,7 @@ def hosts() -> Iterator[Hosts]:
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=10)
         pytest.skip(f"cannot set up network namespaces here: {exc}")
     try:
-        yield Hosts(server=server, client=client)
+        yield Hosts(server=server, client=client, client_link=client_link)
     finally:
         for namespace in created:
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=10)
@@ -83,13 +87,13 @@ def hosts() -> Iterator[Hosts]:
 def test_a_client_on_another_host_finds_the_daemon_and_resolves_a_name(
     hosts: Hosts, tmp_path: Path
 ) -> None:
-    domain = unique_domain()
+    domain, lease = unique_domain(), 1.0
     daemon = Daemon(
-        "--listen", f"tcp://{SERVER_ADDRESS}:0", "--insecure", "--memory", "--lease", "5",
+        "--listen", f"tcp://{SERVER_ADDRESS}:0", "--insecure", "--memory", "--lease", str(lease),
         "--mdns-interface", SERVER_ADDRESS, "--domain", domain,
         log=tmp_path / "daemon.log", prefix=hosts.run_in(hosts.server),
     )
-    binder = None
+    binder = remote = None
     try:
         assert daemon.address.startswith(f"{SERVER_ADDRESS}:")
         binder = Binder(
@@ -97,19 +101,41 @@ def test_a_client_on_another_host_finds_the_daemon_and_resolves_a_name(
             options=["--listen", f"tcp://{SERVER_ADDRESS}:0", "--insecure"],
             prefix=hosts.run_in(hosts.server),
         )
+        # A server on the client's host binds a name in the daemon over the veth too.
+        remote = Binder(
+            daemon.address, "lab/remote", log=tmp_path / "remote.log",
+            options=["--listen", f"tcp://{CLIENT_ADDRESS}:0", "--insecure"],
+            prefix=hosts.run_in(hosts.client),
+        )
         result = subprocess.run(
             [*hosts.run_in(hosts.client), sys.executable, str(LOCATOR),
-             "--interface", CLIENT_ADDRESS, "--domain", domain, "lab/thing"],
+             "--interface", CLIENT_ADDRESS, "--domain", domain, "lab/thing", "lab/remote"],
             capture_output=True, text=True, timeout=30, env=clean_env(),
         )
         assert result.returncode == 0, result.stderr
-        answer = json.loads(result.stdout)
-        assert answer == {"naming": daemon.address, "name": "lab/thing", "pid": binder.pid}
+        assert json.loads(result.stdout) == {
+            "naming": daemon.address,
+            "answers": [{"name": "lab/thing", "pid": binder.pid}, {"name": "lab/remote", "pid": remote.pid}],
+        }
+
+        # Network loss: the client's host drops off the network; its name goes.
+        ip("-n", hosts.client, "link", "set", hosts.client_link, "down")
+        cut = time.monotonic()
+        result = subprocess.run(
+            [*hosts.run_in(hosts.server), sys.executable, str(LOCATOR),
+             "--naming", daemon.address, "--wait-gone", "10", "lab/remote"],
+            capture_output=True, text=True, timeout=30, env=clean_env(),
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        # Gone within one lease period of the cut (the checker started after it).
+        assert json.loads(result.stdout)["gone_after"] <= lease + 0.5
+        assert time.monotonic() - cut < lease + 5
 
         daemon.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(10) == 0, daemon.stderr_text()
         assert daemon.rest().splitlines()[-1] == "orb-naming stopped"
     finally:
-        if binder is not None:
-            binder.stop()
+        for process in (binder, remote):
+            if process is not None:
+                process.stop()
         daemon.stop()
