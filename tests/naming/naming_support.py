@@ -160,13 +160,20 @@ class Daemon(LineProcess):
     """``python -m orb.naming`` started and read until it prints ``ready``.
 
     ``prefix`` runs it under another command (``ip netns exec NS``).
-    ``address`` is its ``host:port``.
+    ``address`` is its ``host:port``. With ``wait=False`` the constructor
+    returns at once and :meth:`wait_ready` reads the startup (so several
+    daemons can start side by side).
     """
 
     def __init__(
         self, *args: str, log: Path, env: dict[str, str] | None = None, prefix: Sequence[str] = (),
+        wait: bool = True,
     ) -> None:
         super().__init__([*prefix, sys.executable, "-m", "orb.naming", *args], log=log, env=env)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
         try:
             self.startup = self.read_until("ready")
         except BaseException:
@@ -195,12 +202,14 @@ def daemon_argv(args: Sequence[str], *, memory: bool = True) -> list[str]:
 class Binder(LineProcess):
     """tests/naming/naming_binder.py: a server that exports objects by name.
 
-    ``info`` is the JSON line it printed (orb_id, endpoints, uris by name).
+    ``info`` is the JSON line it printed (orb_id, endpoints, uris by name);
+    with ``wait=False`` :meth:`wait_ready` reads it later.
     """
 
     def __init__(
         self, naming: str | None, *names: str, log: Path, metadata: dict | None = None,
         options: Sequence[str] = (), prefix: Sequence[str] = (), env: dict[str, str] | None = None,
+        wait: bool = True,
     ) -> None:
         argv = [*prefix, sys.executable, str(BINDER), *options, *names]
         if naming is not None:
@@ -208,6 +217,10 @@ class Binder(LineProcess):
         if metadata:
             argv += ["--metadata", json.dumps(metadata)]
         super().__init__(argv, log=log, env=env)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
         try:
             self.info: dict[str, Any] = json.loads(self.readline(15))
         except BaseException:

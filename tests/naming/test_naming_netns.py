@@ -99,14 +99,16 @@ def test_a_client_on_another_host_finds_the_daemon_and_resolves_a_name(
         binder = Binder(
             daemon.address, "lab/thing", log=tmp_path / "binder.log",
             options=["--listen", f"tcp://{SERVER_ADDRESS}:0", "--insecure"],
-            prefix=hosts.run_in(hosts.server),
+            prefix=hosts.run_in(hosts.server), wait=False,
         )
         # A server on the client's host binds a name in the daemon over the veth too.
         remote = Binder(
             daemon.address, "lab/remote", log=tmp_path / "remote.log",
             options=["--listen", f"tcp://{CLIENT_ADDRESS}:0", "--insecure"],
-            prefix=hosts.run_in(hosts.client),
+            prefix=hosts.run_in(hosts.client), wait=False,
         )
+        binder.wait_ready()
+        remote.wait_ready()
         result = subprocess.run(
             [*hosts.run_in(hosts.client), sys.executable, str(LOCATOR),
              "--interface", CLIENT_ADDRESS, "--domain", domain, "lab/thing", "lab/remote"],
