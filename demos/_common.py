@@ -125,13 +125,17 @@ class Process:
         self.popen.stdin.write(line + "\n")
         self.popen.stdin.flush()
 
-    def stop(self, timeout: float = 10.0) -> int:
-        """Close its standard input (the demos' signal to finish) and wait for it to exit."""
+    def close_input(self) -> None:
+        """Close its standard input: the demos' children take that as the signal to finish."""
         assert self.popen.stdin is not None
         try:
             self.popen.stdin.close()
-        except OSError:
+        except OSError:  # it is gone already
             pass
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Close its standard input and wait for it to exit; its exit status."""
+        self.close_input()
         try:
             return self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -291,14 +295,20 @@ def shown(text: str, names: dict[str, str]) -> str:
 # -- running a demo ---------------------------------------------------------------
 
 
-def run_demo(title: str, intro: str, stages: Steps[Any], context: Any, outro: str) -> int:
+def run_demo(title: str, intro: str, stages: Steps[Any], context: Any, outro: str,
+             deadline: float = 90.0) -> int:
     """Run ``stages`` in order on ``context`` (which has a ``cast``); the exit status.
 
     The processes still running at the end (after a failure or Ctrl-C)
-    are killed. 0 means every stage showed what it should.
+    are killed. 0 means every stage showed what it should. A demo still
+    running after ``deadline`` seconds (something hangs) is stopped with
+    exit status 1, its processes killed.
     """
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     started = time.monotonic()
+    watchdog = threading.Timer(deadline, _give_up, (context.cast, deadline))
+    watchdog.daemon = True
+    watchdog.start()
     print(title.center(72))
     print("=" * 72)
     say(intro)
@@ -308,6 +318,7 @@ def run_demo(title: str, intro: str, stages: Steps[Any], context: Any, outro: st
         failed = 1
         print("\n  interrupted")
     finally:
+        watchdog.cancel()
         context.cast.cleanup()
     heading("done", "=")
     if failed:
@@ -315,3 +326,9 @@ def run_demo(title: str, intro: str, stages: Steps[Any], context: Any, outro: st
         return 1
     say(f"{outro} ({time.monotonic() - started:.1f} s)")
     return 0
+
+
+def _give_up(cast: Cast, deadline: float) -> None:
+    print(f"\n  The demo FAILED: still running after {deadline:.0f} s; stopping it.", flush=True)
+    cast.cleanup()
+    os._exit(1)
