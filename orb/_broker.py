@@ -282,11 +282,12 @@ class ORB:
 
     def _channel_for(self, ref: ObjectRef) -> Channel:
         self._check_open()
-        if ref.orb_id:
+        # ORB ids are only claims: a reference that names only tls:// endpoints
+        # is reached through a connection dialled to one of them (its server
+        # certificate verified for that host), never one another peer opened.
+        if ref.orb_id and not _tls_only(ref):
             channel = self._by_orb.get(ref.orb_id)
-            if channel is not None and not channel.closed and (
-                getattr(channel.transport, "secure", False) or not _tls_only(ref)
-            ):
+            if channel is not None and not channel.closed:
                 return channel
         failures: list[CommunicationError] = []
         for endpoint in ref.endpoints:
@@ -524,7 +525,10 @@ class ORB:
                 proxy = self._proxies.setdefault(key, proxy)
         if proxy._orb_ref.collectable and not proxy.__dict__.get("_orb_leased"):
             channel.decoded_refs.append(proxy)
-        if proxy._orb_channel is None and channel.peer is not None and channel.peer.orb_id == orb_id:
+        if (
+            proxy._orb_channel is None and channel.peer is not None
+            and channel.peer.orb_id == orb_id and not _tls_only(proxy._orb_ref)
+        ):
             object.__setattr__(proxy, "_orb_channel", channel)
         return proxy
 

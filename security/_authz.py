@@ -136,7 +136,8 @@ class Guard:
     @staticmethod
     def _refuse(peer: Peer | None, entry: Any, method: str, why: str) -> None:
         who = describe_peer(peer)
-        log.warning("access denied: %s called %s.%s on object %s: %s",
+        # repr() of the peer-chosen strings: a method name cannot forge log lines.
+        log.warning("access denied: %s called %s.%r on object %r: %s",
                     who, entry.type_name, method, entry.object_id, why)
         if peer is not None and peer.identity is None and why.startswith("not on"):
             why += " (this connection has no client certificate identity)"

@@ -255,3 +255,26 @@ def _capture(errors: list[BaseException], call: Any) -> None:
         call()
     except BaseException as exc:  # noqa: BLE001 - the test inspects it
         errors.append(exc)
+
+
+def test_a_peer_claiming_another_orbs_id_does_not_receive_its_calls(pki: PKI) -> None:
+    # ORB ids are self-declared in the Hello. A peer that connects first and
+    # claims the id of another TLS server must not get the calls meant for it.
+    @orb.expose
+    class Named:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def who(self) -> str:
+            return self.name
+
+    with orb.ORB(listen="tls://127.0.0.1:0", tls=pki.server_tls()) as real, \
+            orb.ORB(listen="tls://127.0.0.1:0", tls=pki.server_tls()) as server, \
+            orb.ORB(tls=pki.client_tls(pki.bob)) as impostor:
+        real.export(Named("real"), object_id="the-object")
+        impostor.orb_id = real.orb_id  # the lie, told in the impostor's Hello
+        impostor.export(Named("impostor"), object_id="the-object")
+        assert impostor.proxy(str(server.export(Mirror())), timeout=5).echo(1) == 1
+        assert server._by_orb[real.orb_id].peer.identity.common_name == "bob"
+        ref = orb.ObjectRef(object_id="the-object", orb_id=real.orb_id, endpoints=real.endpoints)
+        assert server.proxy(ref, timeout=5).who() == "real"
