@@ -15,7 +15,13 @@ through proxies that feel local::
         ...
     calc = orb.proxy(uri)
     calc.add(2, 3)
+
+``orb.future`` and ``orb.batch`` start calls without waiting; a servant
+method that returns an iterator streams it (``orb.Stream``); ``orb.aio``
+is the asyncio API (``await proxy.method()``, ``async def`` servants).
 """
+
+from typing import Any
 
 from ._api import describe, invoke, proxy, ref, resolve
 from ._broker import ORB
@@ -36,9 +42,11 @@ from ._errors import (
     TimeoutError,
 )
 from ._exposure import Instance, expose, oneway
+from ._futures import Batch, batch, future
 from ._interface import Interface, Method, Parameter, Property
 from ._proxy import Proxy, call_timeout
 from ._refs import Endpoint, ObjectRef
+from ._streams import Stream
 from ._wire import Codec
 
 __version__ = "0.1.0"
@@ -47,6 +55,7 @@ __all__ = [
     "ORB",
     "AccessDenied",
     "AlreadyBound",
+    "Batch",
     "CallContext",
     "Codec",
     "CommunicationError",
@@ -70,15 +79,28 @@ __all__ = [
     "Proxy",
     "RemoteError",
     "RemoteTraceback",
+    "Stream",
     "TimeoutError",
     "__version__",
+    "aio",
+    "batch",
     "call_timeout",
     "current",
     "describe",
     "expose",
+    "future",
     "invoke",
     "oneway",
     "proxy",
     "ref",
     "resolve",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # orb.aio imports asyncio: loaded on first use, so blocking programs skip it.
+    if name == "aio":
+        import importlib
+
+        return importlib.import_module("orb.aio")
+    raise AttributeError(f"module 'orb' has no attribute {name!r}")

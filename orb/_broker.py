@@ -25,6 +25,7 @@ from ._dispatch import Dispatcher
 from ._errors import CommunicationError, ObjectNotFound, OrbError, ProtocolError, TimeoutError
 from ._exposure import Instance
 from ._interface import Interface
+from ._loop import Loops
 from ._pool import WorkerPool
 from ._proxy import Proxy, RemoteType
 from ._refs import Endpoint, ObjectRef, new_orb_id
@@ -96,6 +97,8 @@ class ORB:
         limits = self.config.limits
         self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
         self._pool = WorkerPool(self.config.max_workers)
+        # The event loop for async servant methods and stream timers (started on first use).
+        self._loops = Loops()
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._closing = False
@@ -263,19 +266,28 @@ class ORB:
         return channel
 
     def _remote_type_of(self, proxy: Proxy) -> RemoteType:
-        ref = proxy._orb_ref
-        key = (ref.orb_id, ref.interface)
-        remote_type = self._remote_types.get(key) if ref.orb_id and ref.interface else None
+        remote_type = self._known_remote_type(proxy)
         if remote_type is None:
             data = self._call(proxy, "__orb_describe__", [], {}, proxy._orb_timeout)
-            try:
-                interface = Interface.from_wire(data)
-            except ValueError as exc:
-                raise CommunicationError(f"{ref}: {exc}") from None
-            remote_type = RemoteType(interface)
-            channel = proxy._orb_channel
-            orb_id = channel.peer.orb_id if channel and channel.peer else ref.orb_id
-            self._remote_types[(orb_id, interface.type_name)] = remote_type
+            remote_type = self._learn_remote_type(proxy, data)
+        return remote_type
+
+    def _known_remote_type(self, proxy: Proxy) -> RemoteType | None:
+        ref = proxy._orb_ref
+        key = (ref.orb_id, ref.interface)
+        return self._remote_types.get(key) if ref.orb_id and ref.interface else None
+
+    def _learn_remote_type(self, proxy: Proxy, data: Any) -> RemoteType:
+        """Remember the interface description ``data`` fetched through ``proxy``."""
+        ref = proxy._orb_ref
+        try:
+            interface = Interface.from_wire(data)
+        except ValueError as exc:
+            raise CommunicationError(f"{ref}: {exc}") from None
+        remote_type = RemoteType(interface)
+        channel = proxy._orb_channel
+        orb_id = channel.peer.orb_id if channel and channel.peer else ref.orb_id
+        self._remote_types[(orb_id, interface.type_name)] = remote_type
         return remote_type
 
     # -- channels ---------------------------------------------------------
@@ -565,6 +577,7 @@ class ORB:
         for transport in incoming.values():
             transport.close()
         self._pool.shutdown()
+        self._loops.close()
         current = threading.current_thread()
         readers = [c._reader for c in channels if c._reader is not None]
         for thread in [*self._threads, *incoming, *readers]:

@@ -9,20 +9,31 @@ sends the Reply itself.
 
 Either side may call the other over the same channel, so a server calls
 back into a client-only ORB over the connection the client opened.
+
+The same channel serves callers that do not block: coroutines
+(orb._aiochannel) and ``orb.future`` register waiters whose ``release``
+completes a future (orb._waiters), and streamed results travel as
+STREAM_* messages handled by orb._streams. Calls whose servant is
+``async def`` or returns an iterator are answered later, from
+orb._deferred, and stay registered here as jobs until done.
 """
 
 from __future__ import annotations
 
 import builtins
+import collections
 import itertools
 import logging
 import threading
+import weakref
 import time
 from _thread import allocate_lock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import _streams
 from ._context import CallContext, Peer
+from ._deferred import LATER
 from ._errors import CommunicationError, LocalProtocolError, OrbError, ProtocolError, TimeoutError
 from ._transport import RECV_SIZE, Transport
 from ._wire import (
@@ -48,7 +59,13 @@ log = logging.getLogger("orb.channel")
 
 
 class _Pending:
-    """One call waiting for its reply; the lock is released when it arrives."""
+    """One call waiting for its reply; the lock is released when it arrives.
+
+    Whoever takes a waiter out of ``Channel._pending`` fills in ``ok``,
+    ``value`` and ``refs`` and calls ``lock.release()`` exactly once. Here
+    ``lock`` is a held lock that a blocked caller waits on; the waiters of
+    orb._waiters present themselves as the lock and complete a future.
+    """
 
     __slots__ = ("lock", "ok", "value", "method", "refs")
 
@@ -59,6 +76,10 @@ class _Pending:
         self.value: Any = None
         self.method = method
         self.refs: list[Any] = []  # new proxies in the reply, to claim leases on
+
+    def open_stream(self, channel: Channel, request_id: int) -> Any:
+        """The consumer of a streamed result (the call returns it)."""
+        return _streams.Stream(channel, request_id)
 
 
 class Channel:
@@ -85,6 +106,12 @@ class Channel:
         self._pending: dict[int, _Pending] = {}
         self._request_ids = itertools.count(1)
         self._call_slots = threading.BoundedSemaphore(limits.max_pending)
+        # Coroutines waiting for a call slot (orb._waiters.SlotWaiter).
+        self._slot_waiters: collections.deque[Any] = collections.deque()
+        # Streams consumed here, by request id; dropped ones vanish (orb._streams).
+        self._streams: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+        # Incoming calls still running after their worker returned (orb._deferred).
+        self._jobs: dict[int, Any] = {}
         self._max_incoming = limits.max_pending
         self._incoming = 0
         self._incoming_lock = threading.Lock()
@@ -204,6 +231,8 @@ class Channel:
                 f"reply to {waiter.method!r} ({reason}); the call may or may not have run"
             )
             waiter.lock.release()
+        if self._streams or self._jobs:
+            _streams.end_all(self, reason)
 
     # -- outgoing calls -------------------------------------------------
 
@@ -216,7 +245,8 @@ class Channel:
         timeout: float | None,
     ) -> Any:
         """Call ``method`` on the peer's object and wait for the result."""
-        if not self._call_slots.acquire(timeout=-1 if timeout is None else timeout):
+        # A Semaphore waits forever on timeout=None (-1 would mean "do not wait").
+        if not self._call_slots.acquire(timeout=timeout):
             raise TimeoutError(f"no free call slot on {self!r} within {timeout:g}s")
         try:
             request_id = next(self._request_ids)
@@ -237,7 +267,10 @@ class Channel:
                     )
                 waiter.lock.acquire()  # the reply raced the timeout: take it
         finally:
-            self._call_slots.release()
+            if self._slot_waiters:
+                self._release_slot()
+            else:
+                self._call_slots.release()
         if waiter.refs:  # claim leases before user code sees the proxies
             self.broker._adopt(waiter.refs)
         if waiter.ok:
@@ -248,24 +281,50 @@ class Channel:
         """Send a one-way call; returns as soon as it is written."""
         self.send(Oneway(object_id=object_id, method=method, args=args, kwargs=kwargs))
 
+    def _release_slot(self) -> None:
+        """Give a call slot back: straight to a coroutine waiting for one, else to the pool."""
+        if self._slot_waiters:
+            try:
+                waiter = self._slot_waiters.popleft()
+            except IndexError:  # another thread took the last one
+                pass
+            else:
+                waiter.offer()  # it passes the slot on if it gave up waiting
+                return
+        self._call_slots.release()
+
     def send(self, message: Message) -> None:
         """Encode and write one message; raises CommunicationError when closed."""
         if self.closed:
-            raise CommunicationError(
-                f"connection to {self.transport.peer_address} is closed ({self.close_reason})"
-            )
-        buffers = self.conn.send(message)  # encoding happens outside the lock
-        with self._send_lock:
+            raise self._closed_error()
+        self.write(self.conn.send(message))  # encoding happens outside the lock
+
+    def _closed_error(self) -> CommunicationError:
+        return CommunicationError(
+            f"connection to {self.transport.peer_address} is closed ({self.close_reason})"
+        )
+
+    def write(self, buffers: list[bytes], *, wait: bool = True) -> bool:
+        """Write encoded frames; raises CommunicationError when the connection is lost.
+
+        With ``wait=False`` it returns False, writing nothing, when another
+        sender holds the connection (an event loop must not wait for it).
+        """
+        if wait:
+            self._send_lock.acquire()
+        elif not self._send_lock.acquire(blocking=False):
+            return False
+        try:
             if self.closed:
-                raise CommunicationError(
-                    f"connection to {self.transport.peer_address} is closed ({self.close_reason})"
-                )
+                raise self._closed_error()
             try:
                 self.transport.send(buffers)
             except OSError as exc:
                 failure = exc
             else:
-                return
+                return True
+        finally:
+            self._send_lock.release()
         self.close(f"send failed: {failure}", say_goodbye=False)
         raise CommunicationError(
             f"cannot send to {self.transport.peer_address}: {failure}"
@@ -347,6 +406,8 @@ class Channel:
             waiter.value = message.exception
             waiter.refs = refs
             waiter.lock.release()
+        elif self._streams:  # a producer failed part-way through a stream
+            _streams.on_error(self, message.request_id, message.exception)
 
     def _on_call(self, message: Call | Oneway) -> None:
         refs = self._take_refs()
@@ -370,6 +431,7 @@ class Channel:
         self.broker._pool.submit(self._serve, message, refs)
 
     def _serve(self, message: Call | Oneway, refs: list[Any]) -> None:
+        reply: Any = None
         try:
             if refs:  # claim leases before the servant sees the proxies
                 self.broker._adopt(refs)
@@ -378,11 +440,13 @@ class Channel:
                 broker=self.broker,
             )
             reply = self.broker._dispatcher.run(message, self, context)
-            if reply is not None:
+            if reply is not None and reply is not LATER:
                 self._send_reply(reply)
         finally:
-            with self._incoming_lock:
-                self._incoming -= 1
+            # A call answered later keeps its slot until its job is done.
+            if reply is not LATER:
+                with self._incoming_lock:
+                    self._incoming -= 1
 
     def _send_reply(self, reply: Reply | Error) -> None:
         try:
@@ -392,8 +456,34 @@ class Channel:
         except CommunicationError:
             log.debug("reply to %s dropped: connection closed", self.transport.peer_address)
 
+    def job_started(self, request_id: int | None, job: Any, *, counted: bool = False) -> None:
+        """An incoming call goes on after its worker returned (see orb._deferred).
+
+        It stays counted as in flight until :meth:`job_finished` (``counted``:
+        it already is, as the call its worker is serving), and
+        ``job.cancel()`` is called when the caller cancels it or the
+        connection closes; ``job.grant(n)`` receives stream credit.
+        """
+        if not counted:
+            with self._incoming_lock:
+                self._incoming += 1
+        if request_id is not None:
+            self._jobs[request_id] = job
+        if self.closed:  # closed meanwhile: end_all may have missed it
+            job.cancel()
+
+    def job_finished(self, request_id: int | None, job: Any) -> None:
+        """The job of :meth:`job_started` is done (called once)."""
+        if request_id is not None and self._jobs.get(request_id) is job:
+            self._jobs.pop(request_id, None)
+        with self._incoming_lock:
+            self._incoming -= 1
+
     def _on_cancel(self, message: Cancel) -> None:
         log.debug("peer %s cancelled request %d", self.transport.peer_address, message.request_id)
+        job = self._jobs.get(message.request_id)
+        if job is not None:  # an async method or a stream: stop it
+            job.cancel()
 
     def _on_ping(self, message: Ping) -> None:
         self._send_quietly(Pong(token=message.token))
@@ -409,6 +499,7 @@ class Channel:
         Cancel: _on_cancel,
         Ping: _on_ping,
         Pong: _on_pong,
+        **_streams.HANDLERS,
     }
 
     # -- references -----------------------------------------------------

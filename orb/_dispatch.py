@@ -11,6 +11,10 @@ through the reserved methods below. Reserved method names (all start with
 ``__orb_getattr__``    read an exposed property: ``(name)``
 ``__orb_setattr__``    write an exposed, writable property: ``(name, value)``
 =====================  ================================================
+
+A result that is not a plain value may be answered later: a coroutine
+(an ``async def`` method) runs on the broker's event loop, and an iterator
+or generator is streamed (orb._deferred, orb._streams).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import _deferred
 from ._context import CallContext, reset_current, set_current
 from ._table import Entry, ObjectTable
 from ._wire import Call, Error, Oneway, Reply
@@ -28,6 +33,9 @@ if TYPE_CHECKING:
     from ._channel import Channel
 
 log = logging.getLogger("orb.dispatch")
+
+# Results of these types are sent as they are, without asking orb._deferred.
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes, list, dict, tuple})
 
 
 class Dispatcher:
@@ -40,24 +48,40 @@ class Dispatcher:
         self.guard: Callable[[Entry, str], None] | None = None
 
     def run(self, message: Call | Oneway, channel: Channel | None, context: CallContext) -> Reply | Error | None:
-        """Invoke the call; the Reply or Error to send back (None for one-way calls)."""
+        """Invoke the call; the Reply or Error to send back (None for one-way calls).
+
+        Coroutines and iterators are answered later: orb._deferred serves
+        them on ``channel`` and this returns ``orb._deferred.LATER``.
+        """
         token = set_current(context)
         try:
             value = self.invoke(message.object_id, message.method, message.args, message.kwargs, channel)
         except BaseException as exc:
-            _strip_internal_frames(exc)
-            if isinstance(message, Oneway):
-                log.warning(
-                    "one-way call %s() on %s raised", message.method, message.object_id,
-                    exc_info=exc,
-                )
-                return None
-            return Error(request_id=message.request_id, exception=exc)
+            return self.failed(message, exc)
         finally:
             reset_current(token)
+        if (
+            type(value) not in _PLAIN
+            and channel is not None
+            and _deferred.needs_driver(value, self.table)
+        ):
+            if _deferred.start(self, message, channel, context, value, counted=True):
+                return _deferred.LATER
+            return None
         if isinstance(message, Oneway):
             return None
         return Reply(request_id=message.request_id, value=value)
+
+    def failed(self, message: Call | Oneway, exc: BaseException) -> Error | None:
+        """The Error answering a call that raised ``exc`` (one-way calls log it: None)."""
+        _strip_internal_frames(exc)
+        if isinstance(message, Oneway):
+            log.warning(
+                "one-way call %s() on %s raised", message.method, message.object_id,
+                exc_info=exc,
+            )
+            return None
+        return Error(request_id=message.request_id, exception=exc)
 
     def invoke(self, object_id: str, method: str, args: list, kwargs: dict, channel: Channel | None) -> Any:
         """Find the servant and member, check exposure, and call it."""
@@ -104,9 +128,9 @@ def _exit(servant: Any, exc: BaseException | None = None) -> Any:
     return servant.__exit__(type(exc), exc, None)
 
 
-def _iter(servant: Any) -> list:
-    # Iteration is materialised into a list: a generator cannot travel by value.
-    return list(iter(servant))
+def _iter(servant: Any) -> Any:
+    # The iterator is streamed to the caller (orb._streams).
+    return iter(servant)
 
 
 _SPECIAL_DUNDERS: dict[str, Callable[..., Any]] = {"__exit__": _exit, "__iter__": _iter}

@@ -217,7 +217,7 @@ def _remote_function(iface: Interface, method: Method) -> Callable[..., Any]:
     if method.oneway:
 
         def remote(self: Proxy, *args: Any, **kwargs: Any) -> Any:
-            self._orb_oneway(name, args, kwargs)
+            return self._orb_oneway(name, args, kwargs)  # an awaitable for orb.aio proxies
 
     else:
 

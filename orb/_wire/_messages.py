@@ -3,19 +3,28 @@
 Every frame carries one msgpack array whose first element is the message
 kind. The layout of each kind (docs/PROTOCOL.md has the same table):
 
-====  =========  =====================================================
-kind  name       fields after the kind
-====  =========  =====================================================
-0     HELLO      protocol_version, codec_version, orb_id, endpoints, limits
-1     CALL       request_id, object_id, method, args, kwargs
-2     ONEWAY     object_id, method, args, kwargs
-3     REPLY      request_id, value
-4     ERROR      request_id, exception
-5     CANCEL     request_id
-6     PING       token
-7     PONG       token
-8     GOODBYE    reason
-====  =========  =====================================================
+====  =============  =====================================================
+kind  name           fields after the kind
+====  =============  =====================================================
+0     HELLO          protocol_version, codec_version, orb_id, endpoints, limits
+1     CALL           request_id, object_id, method, args, kwargs
+2     ONEWAY         object_id, method, args, kwargs
+3     REPLY          request_id, value
+4     ERROR          request_id, exception
+5     CANCEL         request_id
+6     PING           token
+7     PONG           token
+8     GOODBYE        reason
+9     STREAM_ITEMS   request_id, items
+10    STREAM_END     request_id
+11    STREAM_CREDIT  request_id, count
+12    STREAM_CLOSE   request_id
+====  =============  =====================================================
+
+The four STREAM kinds carry the result of a Call whose servant returned an
+iterator (see orb._streams): the callee sends items in batches while it
+has credit, the caller grants more credit as it consumes them and may
+close the stream early.
 
 ``FIELDS`` lists each kind's fields with the check its value must pass, and
 is the single table both encoding and decoding are driven by. The kinds on
@@ -50,6 +59,10 @@ class Kind(enum.IntEnum):
     PING = 6
     PONG = 7
     GOODBYE = 8
+    STREAM_ITEMS = 9
+    STREAM_END = 10
+    STREAM_CREDIT = 11
+    STREAM_CLOSE = 12
 
 
 @attrs.frozen(kw_only=True)
@@ -128,7 +141,44 @@ class Goodbye:
     reason: str = ""
 
 
-Message = Union[Hello, Call, Oneway, Reply, Error, Cancel, Ping, Pong, Goodbye]
+@attrs.frozen(kw_only=True)
+class StreamItems:
+    """The next batch of items of the stream answering the Call ``request_id``.
+
+    The first one (possibly with no items) tells the caller that the result
+    is a stream. The callee never sends more items than the caller's credit.
+    """
+
+    request_id: int
+    items: list = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class StreamEnd:
+    """The stream answering ``request_id`` has no more items."""
+
+    request_id: int
+
+
+@attrs.frozen(kw_only=True)
+class StreamCredit:
+    """The caller consumed ``count`` more items: the callee may send that many more."""
+
+    request_id: int
+    count: int
+
+
+@attrs.frozen(kw_only=True)
+class StreamClose:
+    """The caller stops consuming the stream ``request_id``; the callee stops producing."""
+
+    request_id: int
+
+
+Message = Union[
+    Hello, Call, Oneway, Reply, Error, Cancel, Ping, Pong, Goodbye,
+    StreamItems, StreamEnd, StreamCredit, StreamClose,
+]
 
 
 _UINT_END = 2**64
@@ -204,6 +254,10 @@ FIELDS: dict[Kind, tuple[type, tuple[tuple[str, Check], ...]]] = {
     Kind.PING: (Ping, (("token", _uint),)),
     Kind.PONG: (Pong, (("token", _uint),)),
     Kind.GOODBYE: (Goodbye, (("reason", _str),)),
+    Kind.STREAM_ITEMS: (StreamItems, (("request_id", _uint), ("items", _list))),
+    Kind.STREAM_END: (StreamEnd, (("request_id", _uint),)),
+    Kind.STREAM_CREDIT: (StreamCredit, (("request_id", _uint), ("count", _uint))),
+    Kind.STREAM_CLOSE: (StreamClose, (("request_id", _uint),)),
 }
 
 KIND_OF: dict[type, Kind] = {cls: kind for kind, (cls, _) in FIELDS.items()}

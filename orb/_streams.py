@@ -1,0 +1,690 @@
+"""Streams: a servant's iterator reaches the caller lazily, in batches, under credit.
+
+A servant method that returns an iterator or generator (or an async
+generator) does not send it as a value: the broker answers the Call with a
+stream (docs/PROTOCOL.md, "Streams")::
+
+    callee (producer)                      caller (consumer)
+    STREAM_ITEMS(id, [a, b, c])   ---->    the call returns an iterator
+    STREAM_ITEMS(id, [d, e])      ---->
+                                  <----    STREAM_CREDIT(id, n)
+    STREAM_END(id) or ERROR(id)   ---->
+                                  <----    STREAM_CLOSE(id)  (stopped early)
+
+* The first answer to a streamed call is always a STREAM_ITEMS (perhaps
+  with no items), so the call returns an iterator even when the servant
+  raises before its first item; that error comes out of iteration.
+* Flow control counts items. The consumer starts with ``INITIAL_CREDIT``;
+  the producer pulls the next item only while it has credit, so it is
+  never more than that many items ahead of the consumer. The consumer
+  grants credit back in halves of its window as items are consumed.
+* Items travel in batches: a batch is sent when it holds ``MAX_BATCH``
+  items or about ``BATCH_BYTES`` of bytes/str, when credit runs out, when
+  the iterator ends, or ``LINGER`` seconds after its first item (so a slow
+  producer's items are not held back waiting for company).
+* Closing the consumer (``close()``, leaving a ``with`` block, or dropping
+  the iterator), a CANCEL, or the connection closing stops the producer:
+  a generator is closed, so its ``finally`` blocks run.
+
+A plain iterator is pulled on a worker thread, which is given back while
+the stream waits for credit; an async generator is driven by a task on the
+broker's event loop, and closing the stream cancels that task.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import logging
+import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ._context import CallContext, reset_current, set_current
+from ._errors import CommunicationError, LocalProtocolError, OrbError, ProtocolError
+from ._wire import Error
+from ._wire._messages import StreamClose, StreamCredit, StreamEnd, StreamItems
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ._channel import Channel
+    from ._loop import Inbox
+
+log = logging.getLogger("orb.streams")
+
+#: Items a consumer may receive before it grants more (its window).
+INITIAL_CREDIT = 64
+#: The most items in one STREAM_ITEMS message.
+MAX_BATCH = 64
+#: A batch is sent once its bytes and str items add up to about this many bytes.
+BATCH_BYTES = 64 * 1024
+#: Seconds a batch waits for more items before it is sent anyway.
+LINGER = 0.005
+
+_SIZED = frozenset({bytes, str, bytearray})
+
+
+# -- producer side (callee) ---------------------------------------------------
+
+
+class _Producer:
+    """What both producers share: credit, the open batch, and encoding it."""
+
+    def __init__(self, channel: Channel, request_id: int, context: CallContext) -> None:
+        self.channel = channel
+        self.request_id = request_id
+        self.context = context
+        self.credit = INITIAL_CREDIT
+        self.batch: list[Any] = []
+        self.batch_bytes = 0
+        self.generation = 0  # batches taken so far; a linger timer flushes only its own
+        self.opened = False  # the first STREAM_ITEMS is on its way
+        self.closed = False  # the consumer is gone: produce nothing more
+        self.finished = False  # the end (or an error) was sent
+        self._done = False
+
+    def _add(self, item: Any) -> bool:
+        """Append an item to the batch; True when the batch should go now."""
+        batch = self.batch
+        batch.append(item)
+        self.credit -= 1
+        self.batch_bytes += len(item) if type(item) in _SIZED else 64
+        return len(batch) >= MAX_BATCH or self.batch_bytes >= BATCH_BYTES or self.credit <= 0
+
+    def _take(self, tail: Any) -> tuple[list[Any], bool] | None:
+        """The batch to send with ``tail`` (END or Error), or None when nothing is due."""
+        if self.finished or self.closed:
+            return None
+        items, self.batch, self.batch_bytes = self.batch, [], 0
+        self.generation += 1
+        if not items and self.opened and tail is None:
+            return None
+        first = not self.opened
+        self.opened = True
+        if tail is not None:
+            self.finished = True
+        return items, first
+
+    def _encode(self, items: list[Any], first: bool, tail: Any) -> list[bytes]:
+        """The frames of a batch and its tail; an item that cannot travel ends the stream."""
+        conn = self.channel.conn
+        buffers: list[bytes] = []
+        try:
+            if items or first:
+                _encode_items(conn, self.request_id, items, buffers)
+            if tail is not None:
+                buffers += conn.send(tail)
+        except (LocalProtocolError, TypeError) as exc:
+            log.debug("stream %d ends: %s", self.request_id, exc)
+            self.closed = self.finished = True
+            buffers = conn.send(StreamItems(request_id=self.request_id, items=[])) if first else []
+            buffers += conn.send(Error(request_id=self.request_id, exception=exc))
+        return buffers
+
+    def _error(self, exc: BaseException) -> Error:
+        exc.__traceback__ = exc.__traceback__ and exc.__traceback__.tb_next  # drop the pump's frame
+        return Error(request_id=self.request_id, exception=exc)
+
+    def _finished(self) -> None:
+        if not self._done:
+            self._done = True
+            self.channel.job_finished(self.request_id, self)
+
+
+def _encode_items(conn: Any, request_id: int, items: list[Any], out: list[bytes]) -> None:
+    try:
+        out += conn.send(StreamItems(request_id=request_id, items=items))
+    except LocalProtocolError:  # larger than the peer's frame limit: send it in halves
+        if len(items) < 2:
+            raise
+        half = len(items) // 2
+        _encode_items(conn, request_id, items[:half], out)
+        _encode_items(conn, request_id, items[half:], out)
+
+
+class SyncProducer(_Producer):
+    """Streams a plain iterator; pulled on worker threads."""
+
+    def __init__(
+        self, channel: Channel, request_id: int, context: CallContext, iterator: Iterator[Any]
+    ) -> None:
+        super().__init__(channel, request_id, context)
+        self.iterator = iterator
+        self.lock = threading.Lock()  # state shared with the reader thread and the linger timer
+        self.send_lock = threading.Lock()  # keeps this stream's frames in order
+        self.running = False  # a worker is inside pump()
+
+    def start(self, counted: bool = False) -> None:
+        """Begin on the worker thread that ran the servant method."""
+        self.running = True
+        self.channel.job_started(self.request_id, self, counted=counted)
+        self._arm(0)
+        self.pump()
+
+    def pump(self) -> None:
+        """Pull items while there is credit; give the thread back when there is none."""
+        token = set_current(self.context)
+        try:
+            self._pump()
+        finally:
+            reset_current(token)
+
+    def _pump(self) -> None:
+        iterator = self.iterator
+        while True:
+            with self.lock:
+                if self.closed:
+                    break
+                if self.credit <= 0:
+                    self.running = False
+                    return
+            try:
+                item = next(iterator)
+            except StopIteration:
+                self._finished()  # before the end goes out: the caller may call again at once
+                self._flush(StreamEnd(request_id=self.request_id))
+                return
+            except BaseException as exc:
+                self._finished()
+                self._flush(self._error(exc))
+                return
+            with self.lock:
+                send_now = self._add(item)
+                first = len(self.batch) == 1
+                generation = self.generation
+            if send_now:
+                self._flush()
+            elif first:
+                self._arm(generation)
+        self._close_iterator()
+        self._finished()
+
+    def _flush(self, tail: Any = None) -> None:
+        with self.send_lock:
+            with self.lock:
+                taken = self._take(tail)
+            if taken is None:
+                return
+            buffers = self._encode(*taken, tail)
+            try:
+                self.channel.write(buffers)
+            except OrbError:  # the connection is gone; the channel stops this stream
+                self.closed = True
+
+    def _arm(self, generation: int) -> None:
+        try:
+            self.channel.broker._loops.call_later(LINGER, self._linger, generation)
+        except RuntimeError:  # the broker is closing
+            pass
+
+    def _linger(self, generation: int) -> None:  # on the broker's loop
+        if self.generation == generation and not (self.finished or self.closed):
+            try:
+                self.channel.broker._pool.submit(self._flush_due, generation)
+            except RuntimeError:
+                pass
+
+    def _flush_due(self, generation: int) -> None:
+        if self.generation == generation:
+            self._flush()
+
+    def grant(self, count: int) -> None:
+        """The consumer took ``count`` more items (reader thread)."""
+        with self.lock:
+            self.credit += count
+            resume = not self.running and not self.finished and not self.closed
+            if resume:
+                self.running = True
+        if resume:
+            self._resume()
+
+    def cancel(self) -> None:
+        """The consumer closed the stream, or the connection closed (any thread)."""
+        with self.lock:
+            if self.closed or self.finished:
+                return
+            self.closed = True
+            idle = not self.running
+            if idle:
+                self.running = True
+        if idle:  # paused for credit: a worker closes the iterator
+            self._resume()
+
+    def _resume(self) -> None:
+        try:
+            self.channel.broker._pool.submit(self.pump)
+        except RuntimeError:  # the broker is shutting down: close it here
+            self._close_iterator()
+            self._finished()
+
+    def _close_iterator(self) -> None:
+        close = getattr(self.iterator, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                log.exception("closing the iterator of stream %d failed", self.request_id)
+
+
+class AsyncProducer(_Producer):
+    """Streams an async iterator; driven by a task on the broker's event loop.
+
+    Every method runs on that loop except :meth:`start`, :meth:`grant` and
+    :meth:`cancel`, which hand over to it.
+    """
+
+    def __init__(
+        self,
+        channel: Channel,
+        request_id: int,
+        context: CallContext,
+        iterator: AsyncIterator[Any],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        super().__init__(channel, request_id, context)
+        self.iterator = iterator
+        self.loop = loop
+        self.task: asyncio.Task[None] | None = None
+        self.resume: asyncio.Future[None] | None = None
+        self.send_lock: asyncio.Lock | None = None
+
+    def start(self, counted: bool = False) -> None:
+        """Schedule the pump on the loop (any thread)."""
+        self.channel.job_started(self.request_id, self, counted=counted)
+        try:
+            self.loop.call_soon_threadsafe(self._begin)
+        except RuntimeError:  # the loop is closed
+            self._finished()
+
+    def _begin(self) -> None:
+        import asyncio
+
+        self.send_lock = asyncio.Lock()
+        self.task = self.loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        import asyncio
+
+        set_current(self.context)  # the task has its own context
+        self._arm(0)
+        iterator = self.iterator
+        try:
+            while not self.closed:
+                if self.credit <= 0:
+                    self.resume = self.loop.create_future()
+                    await self.resume
+                    continue
+                try:
+                    item = await iterator.__anext__()
+                except StopAsyncIteration:
+                    self._finished()
+                    await self._flush(StreamEnd(request_id=self.request_id))
+                    return
+                except Exception as exc:
+                    self._finished()
+                    await self._flush(self._error(exc))
+                    return
+                if self._add(item):
+                    await self._flush()
+                elif len(self.batch) == 1:
+                    self._arm(self.generation)
+        except asyncio.CancelledError:
+            if not self.closed:
+                raise  # the loop is shutting down
+        finally:
+            if not self.finished:
+                await self._aclose_iterator()
+            self._finished()
+
+    async def _flush(self, tail: Any = None) -> None:
+        from . import _aiochannel
+
+        assert self.send_lock is not None
+        async with self.send_lock:
+            taken = self._take(tail)
+            if taken is None:
+                return
+            buffers = self._encode(*taken, tail)
+            try:
+                await _aiochannel.write(self.channel, buffers)
+            except OrbError:
+                self.closed = True
+
+    def _arm(self, generation: int) -> None:
+        self.loop.call_later(LINGER, self._linger, generation)
+
+    def _linger(self, generation: int) -> None:
+        if self.generation == generation and not (self.finished or self.closed):
+            self.loop.create_task(self._flush())
+
+    def grant(self, count: int) -> None:
+        """The consumer took ``count`` more items (reader thread)."""
+        self._on_loop(self._granted, count)
+
+    def _granted(self, count: int) -> None:
+        self.credit += count
+        if self.resume is not None and not self.resume.done():
+            self.resume.set_result(None)
+
+    def cancel(self) -> None:
+        """The consumer closed the stream, or the connection closed (any thread)."""
+        self._on_loop(self._cancelled)
+
+    def _cancelled(self) -> None:
+        if self.closed or self.finished:
+            return
+        self.closed = True
+        if self.task is not None:
+            self.task.cancel()
+
+    def _on_loop(self, callback: Any, *args: Any) -> None:
+        try:
+            self.loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed; so is the stream
+            pass
+
+    async def _aclose_iterator(self) -> None:
+        aclose = getattr(self.iterator, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception:
+                log.exception("closing the async iterator of stream %d failed", self.request_id)
+
+
+# -- consumer side (caller) ---------------------------------------------------
+
+
+class _Consumer:
+    """What both consumers share: the buffer, credit accounting, closing."""
+
+    def __init__(self, channel: Channel, request_id: int) -> None:
+        self.channel = channel
+        self.request_id = request_id
+        self._lock = threading.Lock()
+        self._buffer: collections.deque[Any] = collections.deque()
+        self._refs: list[Any] = []  # new proxies among the buffered items, to claim leases on
+        self._ended = False
+        self._error: BaseException | None = None
+        self._closed = False
+        self._outstanding = INITIAL_CREDIT  # items the producer may still send
+        self._consumed = 0  # items taken since the last grant
+        # A stream dropped unfinished tells the producer to stop, from a new
+        # thread: nothing may be sent from inside garbage collection.
+        self._finalizer = weakref.finalize(self, _abandoned, channel, request_id)
+        self._finalizer.atexit = False
+        channel._streams[request_id] = self
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "ended" if self._ended else "open"
+        return f"<orb {type(self).__name__} {self.request_id} from {self.channel!r} {state}>"
+
+    # reader thread
+
+    def feed(self, items: list[Any], refs: list[Any]) -> None:
+        """A batch arrived."""
+        with self._lock:
+            if self._closed:
+                return
+            self._outstanding -= len(items)
+            if self._outstanding < 0:
+                raise ProtocolError(f"stream {self.request_id} sent more items than granted")
+            self._buffer.extend(items)
+            if refs:
+                self._refs += refs
+        self._wake()
+
+    def finish(self, error: BaseException | None) -> None:
+        """The stream ended, normally or with ``error``."""
+        with self._lock:
+            self._ended = True
+            self._error = error
+        self._finalizer.detach()
+        self._wake()
+
+    def _wake(self) -> None:
+        raise NotImplementedError
+
+    # consumer
+
+    def _next(self) -> tuple[bool, Any, list[Any], int]:
+        """Under the lock: (found, item or error, refs to adopt, credit to grant)."""
+        if self._buffer:
+            item = self._buffer.popleft()
+            refs = self._refs
+            if refs:
+                self._refs = []
+            grant = 0
+            self._consumed += 1
+            if self._consumed >= INITIAL_CREDIT // 2 and not self._ended:
+                grant, self._consumed = self._consumed, 0
+                self._outstanding += grant
+            return True, item, refs, grant
+        return False, None, [], 0
+
+    def _end(self) -> BaseException | None:
+        """Under the lock, once the buffer is empty and the stream ended: its error, once."""
+        error, self._error = self._error, None
+        self._closed = True
+        return error
+
+    def _close(self) -> bool:
+        """Stop consuming; True when the producer must be told."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._closed = True
+            self._buffer.clear()
+            self._refs = []
+            tell = not self._ended
+        self._finalizer.detach()
+        self.channel._streams.pop(self.request_id, None)
+        return tell
+
+
+class Stream(_Consumer):
+    """An iterator over the items a remote servant produces.
+
+    Returned by a call whose servant returned an iterator or generator.
+    Items arrive in batches ahead of consumption (at most
+    ``INITIAL_CREDIT`` of them). Waiting for the next item has no timeout;
+    a connection that breaks ends the iteration with
+    ``orb.CommunicationError``. Call :meth:`close` (or use ``with``) to
+    stop early; the remote generator is closed then.
+    """
+
+    def __init__(self, channel: Channel, request_id: int) -> None:
+        super().__init__(channel, request_id)
+        self._ready = threading.Condition(self._lock)
+
+    def _wake(self) -> None:
+        with self._ready:
+            self._ready.notify()
+
+    def __iter__(self) -> Stream:
+        return self
+
+    def __next__(self) -> Any:
+        with self._ready:
+            while True:
+                found, item, refs, grant = self._next()
+                if found:
+                    break
+                if self._ended and not self._closed:
+                    error = self._end()
+                    if error is not None:
+                        raise error
+                    raise StopIteration
+                if self._closed:
+                    raise StopIteration
+                self._ready.wait()
+        if refs:
+            self.channel.broker._adopt(refs)
+        if grant:
+            self.channel._send_quietly(StreamCredit(request_id=self.request_id, count=grant))
+        return item
+
+    def close(self) -> None:
+        """Stop the stream; the remote producer stops and its generator is closed."""
+        if self._close():
+            self.channel._send_quietly(StreamClose(request_id=self.request_id))
+        with self._ready:
+            self._ready.notify_all()
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+class AsyncStream(_Consumer):
+    """An async iterator over the items a remote servant produces: use ``async for``.
+
+    Returned by awaited calls (``orb.aio``) whose servant returned an
+    iterator, generator or async generator. Call :meth:`aclose` (or use
+    ``async with``) to stop early.
+    """
+
+    def __init__(self, channel: Channel, request_id: int, inbox: Inbox) -> None:
+        super().__init__(channel, request_id)
+        self._inbox = inbox
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        self._inbox.call(self._woken)
+
+    def _woken(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        from . import _aiochannel
+
+        while True:
+            with self._lock:
+                found, item, refs, grant = self._next()
+                if found:
+                    break
+                if self._ended and not self._closed:
+                    error = self._end()
+                    if error is not None:
+                        raise error
+                    raise StopAsyncIteration
+                if self._closed:
+                    raise StopAsyncIteration
+                self._waiter = waiter = self._inbox.loop.create_future()
+            await waiter
+        if refs:
+            await self._inbox.loop.run_in_executor(None, self.channel.broker._adopt, refs)
+        if grant:
+            _aiochannel.send_soon(
+                self.channel, StreamCredit(request_id=self.request_id, count=grant)
+            )
+        return item
+
+    async def aclose(self) -> None:
+        """Stop the stream; the remote producer stops and its generator is closed."""
+        from . import _aiochannel
+
+        if self._close():
+            _aiochannel.send_soon(self.channel, StreamClose(request_id=self.request_id))
+        self._woken()
+
+    async def __aenter__(self) -> AsyncStream:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+
+def _abandoned(channel: Channel, request_id: int) -> None:
+    # Runs inside garbage collection: start a thread to send, hold no lock here.
+    try:
+        _thread.start_new_thread(_send_close, (channel, request_id))
+    except RuntimeError:  # interpreter shutting down
+        pass
+
+
+def _send_close(channel: Channel, request_id: int) -> None:
+    channel._send_quietly(StreamClose(request_id=request_id))
+
+
+# -- wire handlers (reader thread) --------------------------------------------
+
+
+def _stream_for(channel: Channel, request_id: int, refs: list[Any]) -> _Consumer | None:
+    """The consumer of ``request_id``, opened from the waiting call if this is its first answer."""
+    stream = channel._streams.get(request_id)
+    if stream is not None:
+        return stream
+    waiter = channel._pending.pop(request_id, None)
+    if waiter is None:
+        return None
+    stream = waiter.open_stream(channel, request_id)
+    waiter.ok = True
+    waiter.value = stream
+    waiter.lock.release()
+    return stream
+
+
+def on_items(channel: Channel, message: StreamItems) -> None:
+    refs = channel._take_refs()
+    stream = _stream_for(channel, message.request_id, refs)
+    if stream is None:  # nobody consumes it (closed, timed out or dropped): stop it
+        channel._send_quietly(StreamClose(request_id=message.request_id))
+        return
+    stream.feed(message.items, refs)
+
+
+def on_end(channel: Channel, message: StreamEnd) -> None:
+    stream = _stream_for(channel, message.request_id, [])
+    if stream is not None:
+        channel._streams.pop(message.request_id, None)
+        stream.finish(None)
+
+
+def on_error(channel: Channel, request_id: int, exception: BaseException) -> None:
+    """An ERROR for a request that is no longer waiting: it may end a stream."""
+    stream = channel._streams.pop(request_id, None)
+    if stream is not None:
+        stream.finish(exception)
+
+
+def on_credit(channel: Channel, message: StreamCredit) -> None:
+    job = channel._jobs.get(message.request_id)
+    if job is not None:
+        job.grant(message.count)
+
+
+def on_close(channel: Channel, message: StreamClose) -> None:
+    job = channel._jobs.get(message.request_id)
+    if job is not None:
+        job.cancel()
+
+
+def end_all(channel: Channel, reason: str) -> None:
+    """The connection closed: fail the streams being consumed, stop the ones produced."""
+    streams = list(channel._streams.values())
+    channel._streams.clear()
+    for stream in streams:
+        stream.finish(CommunicationError(
+            f"connection to {channel.transport.peer_address} lost during a stream ({reason})"
+        ))
+    jobs, channel._jobs = channel._jobs, {}
+    for job in jobs.values():
+        job.cancel()
+
+
+HANDLERS = {
+    StreamItems: on_items,
+    StreamEnd: on_end,
+    StreamCredit: on_credit,
+    StreamClose: on_close,
+}

@@ -1,0 +1,168 @@
+"""Servants and helpers shared by the asyncio, futures and streaming tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import orb
+
+T = TypeVar("T")
+
+#: Upper bound for any one test's asyncio part.
+TEST_TIMEOUT = 8.0
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = TEST_TIMEOUT) -> T:
+    """Run ``coro`` in a fresh event loop, failing if it takes longer than ``timeout``."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+    """Poll ``condition`` until it holds (for state that changes in another process or thread)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.005)
+
+
+@orb.expose
+class Worker:
+    """Plain and async methods side by side, with hooks the tests wait on."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()  # lets hold() return
+        self.started = threading.Event()  # set when asleep() begins
+        self.cancelled = threading.Event()  # set when an async method sees CancelledError
+        self.finished: list[str] = []
+        self.threads: dict[str, str] = {}
+        self._size = 3
+
+    def echo(self, value: Any) -> Any:
+        self.threads["echo"] = threading.current_thread().name
+        return value
+
+    def hold(self, timeout: float = 5.0) -> bool:
+        """Block (a worker thread) until the test releases it."""
+        return self.release.wait(timeout)
+
+    def fail(self, message: str) -> None:
+        raise ValueError(message)
+
+    async def aecho(self, value: Any, delay: float = 0.0) -> Any:
+        self.threads["aecho"] = threading.current_thread().name
+        await asyncio.sleep(delay)
+        return value
+
+    async def afail(self, message: str) -> None:
+        await asyncio.sleep(0)
+        raise ValueError(message)
+
+    async def asleep(self, seconds: float) -> str:
+        """Sleep on the event loop; records a cancellation."""
+        self.started.set()
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        self.finished.append("asleep")
+        return "slept"
+
+    async def whoami(self) -> str:
+        context = orb.current()
+        return f"{context.method} from {context.peer.orb_id.hex()}"
+
+    async def loop_thread(self) -> str:
+        return threading.current_thread().name
+
+    def make_worker(self) -> Worker:
+        return Worker()
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @size.setter
+    def size(self, value: int) -> None:
+        self._size = value
+
+    @orb.oneway
+    def note(self, text: str) -> None:
+        self.finished.append(text)
+
+
+@orb.expose
+class Producer:
+    """Generators that record how far they got."""
+
+    def __init__(self) -> None:
+        self.produced = 0
+        self.closed = threading.Event()  # set by the generators' finally blocks
+        self.gate = threading.Event()
+
+    def numbers(self, count: int) -> Iterator[int]:
+        try:
+            for i in range(count):
+                self.produced += 1
+                yield i
+        finally:
+            self.closed.set()
+
+    def counted(self) -> int:
+        return self.produced
+
+    def failing(self, good: int) -> Iterator[int]:
+        yield from range(good)
+        raise ValueError(f"after {good}")
+
+    def failing_at_once(self) -> Iterator[int]:
+        raise ValueError("before the first item")
+        yield 0  # pragma: no cover
+
+    def chunks(self, count: int, size: int) -> Iterator[bytes]:
+        for i in range(count):
+            yield bytes([i % 256]) * size
+
+    def slow(self, count: int) -> Iterator[int]:
+        """Each item waits for the test to open the gate."""
+        for i in range(count):
+            self.gate.wait(5)
+            self.gate.clear()
+            yield i
+
+    def workers(self, count: int) -> Iterator[Worker]:
+        for _ in range(count):
+            yield Worker()
+
+    def mapped(self, count: int) -> Any:
+        return map(str, range(count))
+
+    def caller(self) -> Iterator[str]:
+        yield orb.current().method
+
+    async def ticks(self, count: int) -> AsyncIterator[int]:
+        try:
+            for i in range(count):
+                self.produced += 1
+                yield i
+                await asyncio.sleep(0)
+        finally:
+            self.closed.set()
+
+    async def endless(self) -> AsyncIterator[int]:
+        i = 0
+        try:
+            while True:
+                yield i
+                i += 1
+                await asyncio.sleep(0.001)
+        finally:
+            self.closed.set()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["x", "y", "z"])
