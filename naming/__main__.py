@@ -53,6 +53,41 @@ class _StopSignals:
         os.close(self._write)
 
 
+def advertised_endpoint(endpoints: Sequence[str]) -> Endpoint | None:
+    """The endpoint to advertise: the first TLS one, else the first TCP one."""
+    network = [e for e in map(Endpoint.parse, endpoints) if e.scheme in ("tls", "tcp")]
+    return min(network, key=lambda e: e.scheme != "tls") if network else None
+
+
+def mdns_interfaces(endpoint: Endpoint, chosen: Sequence[str] | None) -> list[str] | None:
+    """Where to advertise: the chosen addresses; else, for a loopback endpoint,
+    loopback only (other hosts cannot reach it); else every interface (None)."""
+    if chosen:
+        return list(chosen)
+    if endpoint.is_loopback:
+        return ["127.0.0.1"]
+    return None
+
+
+def _advertise(broker: orb.ORB, args: argparse.Namespace) -> Advertiser | None:
+    endpoint = advertised_endpoint(broker.endpoints)
+    if endpoint is None:
+        print("mDNS advertisement skipped: no TCP or TLS endpoint to advertise", flush=True)
+        return None
+    interfaces = mdns_interfaces(endpoint, args.mdns_interface or interfaces_from_env())
+    advertiser = Advertiser(
+        host=endpoint.host, port=endpoint.port, orb_id=broker.orb_id, domain=args.domain,
+        interfaces=interfaces, tls=endpoint.scheme == "tls",
+    )
+    where = ", ".join(interfaces) if interfaces else "all interfaces"
+    print(
+        f"advertising {SERVICE_TYPE} as {advertiser.name} ({endpoint}) on {where}; "
+        f"domain {args.domain or '(none)'}",
+        flush=True,
+    )
+    return advertiser
+
+
 def _lease(text: str) -> float:
     try:
         seconds = float(text)
@@ -138,23 +173,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"orb-naming listening on {endpoint}", flush=True)
         print(f"naming service object: {ref}", flush=True)
         print(f"store: {store.description}; lease {args.lease:g}s", flush=True)
-        if not args.no_mdns:
-            # Advertise a tls:// endpoint when there is one (TXT tls=1).
-            first = min((Endpoint.parse(e) for e in broker.endpoints),
-                        key=lambda e: e.scheme != "tls")
-            interfaces = args.mdns_interface or interfaces_from_env()
-            advertiser = Advertiser(
-                host=first.host, port=first.port, orb_id=broker.orb_id, domain=args.domain,
-                interfaces=interfaces, tls=first.scheme == "tls",
-            )
-            where = ", ".join(interfaces) if interfaces else "all interfaces"
-            domain = args.domain or "(none)"
-            print(
-                f"advertising {SERVICE_TYPE} as {advertiser.name} on {where}; domain {domain}",
-                flush=True,
-            )
-        else:
+        if args.no_mdns:
             print("mDNS advertisement disabled", flush=True)
+        else:
+            try:
+                advertiser = _advertise(broker, args)
+            except Exception as exc:  # noqa: BLE001 - zeroconf and socket errors alike
+                print(f"orb-naming: cannot advertise on mDNS: {exc}", file=sys.stderr)
+                return 2
         print("ready", flush=True)
         sweep_every = max(args.lease / 2, 0.1)
         while not stop.wait(sweep_every):

@@ -12,6 +12,7 @@ to loopback so nothing leaves the machine.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import queue
@@ -88,9 +89,7 @@ class Advertiser:
     ) -> None:
         hostname = socket.gethostname().split(".")[0] or "orb"
         instance = f"orb-naming-{hostname}-{orb_id.hex()[:8]}"
-        addresses = [host] if host not in ("0.0.0.0", "::", "") else list(interfaces or [])
-        if not addresses:
-            addresses = _local_addresses()
+        addresses = _addresses_of(host, interfaces)
         self.properties = {
             "version": str(PROTOCOL_VERSION),
             "tls": "1" if tls else "0",
@@ -229,6 +228,18 @@ def _parse(name: str, info: ServiceInfo | None) -> Found | None:
         tls=props.get("tls") == "1",
         orb_id=props.get("orb_id", ""),
     )
+
+
+def _addresses_of(host: str, interfaces: Sequence[str] | None) -> list[str]:
+    """The IP addresses to publish for a service listening on ``host``."""
+    if host in ("0.0.0.0", "::", ""):  # every address: those advertised on, else all
+        return list(interfaces or []) or _local_addresses()
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:  # a host name such as "localhost": publish what it stands for
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def _local_addresses() -> list[str]:

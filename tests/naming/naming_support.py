@@ -183,7 +183,11 @@ class Daemon(LineProcess):
         assert listening, self.startup
         self.endpoint = listening[0].rsplit(" ", 1)[1]
         self.address = self.endpoint.split("://", 1)[1]
-        self.uri = f"orb://{self.address}/{NAMING_OBJECT_ID}"
+        [uri] = [
+            line.rsplit(" ", 1)[1] for line in self.startup if line.startswith("naming service object: ")
+        ]
+        self.uri = uri
+        assert uri.endswith(f"/{NAMING_OBJECT_ID}")
 
 
 def daemon_argv(args: Sequence[str], *, memory: bool = True) -> list[str]:

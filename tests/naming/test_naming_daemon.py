@@ -31,6 +31,7 @@ from naming_support import (
     wait_until,
 )
 from orb.naming import NAMING_ENV, SQLiteStore, browse, find_naming
+from orb.naming.__main__ import advertised_endpoint, mdns_interfaces
 from orb.naming.__main__ import main as daemon_main
 
 StartDaemon = Callable[..., Daemon]
@@ -126,6 +127,47 @@ def test_startup_says_where_it_listens_and_what_it_keeps(start_daemon: StartDaem
     assert store.exists()
 
 
+def test_a_daemon_on_localhost_advertises_its_address(start_daemon: StartDaemon) -> None:
+    domain = unique_domain()
+    daemon = start_daemon(
+        "--listen", "tcp://localhost:0", "--mdns-interface", "127.0.0.1", "--domain", domain
+    )
+    [found] = browse(domain=domain, timeout=3, interfaces=["127.0.0.1"])
+    assert found.host == "127.0.0.1" and found.port == int(daemon.address.rsplit(":", 1)[1])
+
+
+def test_a_daemon_on_a_unix_socket_only_has_nothing_to_advertise(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon = start_daemon("--listen", f"unix://{tmp_path}/naming.sock", "--mdns-interface", "127.0.0.1")
+    assert "mDNS advertisement skipped: no TCP or TLS endpoint to advertise" in daemon.startup
+    with orb.ORB() as client:
+        assert client.proxy(daemon.uri).ping() == "pong"
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "chosen", "expected"),
+    [
+        (["tcp://127.0.0.1:7700"], None, ("tcp://127.0.0.1:7700", ["127.0.0.1"])),
+        (["tcp://localhost:7700"], None, ("tcp://localhost:7700", ["127.0.0.1"])),
+        (["tcp://127.0.0.1:7700"], ["127.0.0.1"], ("tcp://127.0.0.1:7700", ["127.0.0.1"])),
+        (["tcp://10.9.8.7:7700"], ["10.9.8.7"], ("tcp://10.9.8.7:7700", ["10.9.8.7"])),
+        (["tcp://10.9.8.7:7700"], None, ("tcp://10.9.8.7:7700", None)),  # every interface
+        (["unix:///run/n.sock", "tcp://10.9.8.7:1", "tls://10.9.8.7:2"], None, ("tls://10.9.8.7:2", None)),
+        (["unix:///run/n.sock"], None, None),
+    ],
+)
+def test_what_and_where_the_daemon_advertises(
+    endpoints: list[str], chosen: list[str] | None, expected: tuple[str, list[str] | None] | None
+) -> None:
+    endpoint = advertised_endpoint(endpoints)
+    if expected is None:
+        assert endpoint is None
+        return
+    assert endpoint is not None
+    assert (str(endpoint), mdns_interfaces(endpoint, chosen)) == expected
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_the_daemon_cleanly_and_withdraws_its_record(
     start_daemon: StartDaemon, tmp_path: Path, signum: int
@@ -136,8 +178,8 @@ def test_a_signal_stops_the_daemon_cleanly_and_withdraws_its_record(
     try:
         daemon = start_daemon("--store", str(store), "--mdns-interface", "127.0.0.1", "--domain", domain)
         [advertising] = [line for line in daemon.startup if line.startswith("advertising ")]
-        instance = advertising.split(" as ", 1)[1].split(" on ", 1)[0]
-        assert advertising.endswith(f" on 127.0.0.1; domain {domain}")
+        instance = advertising.split(" as ", 1)[1].split(" (", 1)[0]
+        assert advertising.endswith(f" ({daemon.endpoint}) on 127.0.0.1; domain {domain}")
         watcher.wait_added(instance)
         with orb.ORB(listen="tcp://127.0.0.1:0") as broker:
             thing = Thing("kept")
