@@ -12,6 +12,7 @@ and unbinds them when the object is unexported or the broker closes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from orb._errors import AccessDenied, AlreadyBound, CommunicationError, NameNotFound, OrbError
-from orb._proxy import Proxy
+from orb._proxy import Proxy, call_timeout
 from orb._refs import REF_SCHEMES, Endpoint, uri_for
 
 from ._mdns import locate
@@ -102,19 +103,24 @@ def resolve(name: str, *, timeout: float | None = None, naming: str | None = Non
     validate(name)
     broker = default_broker()
     found_earlier = _remembered(naming, broker)
-    service = naming_proxy(naming, broker=broker, timeout=timeout)  # discovery errors propagate
-    try:
-        result = service.resolve(name)
-    except CommunicationError:
-        if not found_earlier:
-            raise  # a configured address, or one just found: looking again finds the same
-        # The naming service found earlier may have moved (restarted on
-        # another port and re-advertised): forget it, find it again, ask
-        # once more. Resolving twice is harmless.
-        forget_naming(naming, broker=broker)
-        result = naming_proxy(naming, broker=broker, timeout=timeout).resolve(name)
+    # The lookup itself waits at most ``timeout`` too, whatever proxy asks.
+    waiting = call_timeout(timeout) if timeout is not None else contextlib.nullcontext()
+    with waiting:
+        service = naming_proxy(naming, broker=broker)  # discovery errors propagate
+        try:
+            result = service.resolve(name)
+        except CommunicationError:
+            if not found_earlier:
+                raise  # a configured address, or one just found: looking again finds the same
+            # The naming service found earlier may have moved (restarted on
+            # another port and re-advertised): forget it, find it again, ask
+            # once more. Resolving twice is harmless.
+            forget_naming(naming, broker=broker)
+            result = naming_proxy(naming, broker=broker).resolve(name)
     if timeout is not None and isinstance(result, Proxy):
-        object.__setattr__(result, "_orb_timeout", timeout)
+        # A proxy of its own: the one that arrived is shared by every holder
+        # of that reference in this broker, and keeps their timeout.
+        result = broker.proxy(result, timeout=timeout)
     return result
 
 

@@ -264,6 +264,11 @@ class Thing:
     def who(self) -> str:
         return self.label
 
+    def pause(self, seconds: float) -> str:
+        """Answer after ``seconds`` (a slow call)."""
+        time.sleep(seconds)
+        return self.label
+
 
 @attrs.define
 class Party:

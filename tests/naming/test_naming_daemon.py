@@ -467,6 +467,19 @@ def test_orb_naming_argument_of_the_broker_beats_the_variable(
             orb.resolve("configured", naming=a.address)
 
 
+def test_a_timeout_given_to_resolve_is_that_proxys_own(
+    two_daemons: tuple[Daemon, Daemon], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, _ = two_daemons
+    monkeypatch.setenv(NAMING_ENV, a.address)
+    with orb.ORB(timeout=10):
+        impatient = orb.resolve("where", timeout=0.2)
+        patient = orb.resolve("where")
+        with pytest.raises(orb.TimeoutError):
+            impatient.pause(1)
+        assert patient.pause(0.3) == "A"
+
+
 def test_find_naming_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(NAMING_ENV, "127.0.0.1:7001")
     assert find_naming() == "orb://127.0.0.1:7001/orb.naming"
