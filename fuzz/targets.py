@@ -38,7 +38,6 @@ from orb._wire import (
     Connection,
     ConnectionClosed,
     Hello,
-    Oneway,
     Reply,
     WireRef,
 )
@@ -107,10 +106,9 @@ def _drain(conn: Connection) -> bool:
             return False
         if isinstance(event, ConnectionClosed):
             return True
-        if isinstance(event, (Call, Oneway)):
+        if isinstance(event, Call):
             # A server answers; answering must not fail on whatever arrived.
-            if isinstance(event, Call):
-                conn.send(Reply(request_id=event.request_id, value=None))
+            conn.send(Reply(request_id=event.request_id, value=None))
 
 
 # -- TLS ---------------------------------------------------------------------------

@@ -107,8 +107,10 @@ class CertificateAuthority:
         with open(key_path, "rb") as f:
             key = serialization.load_pem_private_key(f.read(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ValueError(f"{key_path}: expected an EC private key (as `orb certs init-ca` makes)")
-        if cert.public_key().public_numbers() != key.public_key().public_numbers():
+            raise ValueError(  # noqa: TRY004 - a bad file, not a bad argument
+                f"{key_path}: expected an EC private key (as `orb certs init-ca` makes)"
+            )
+        if cert.public_key() != key.public_key():
             raise ValueError(f"{key_path} is not the key of {cert_path}")
         return cls(cert, key)
 
@@ -222,7 +224,7 @@ def load_certificate(path: str | os.PathLike) -> x509.Certificate:
 
 
 def _now(now: datetime.datetime | None) -> datetime.datetime:
-    return now if now is not None else datetime.datetime.now(datetime.timezone.utc)
+    return now if now is not None else datetime.datetime.now(datetime.UTC)
 
 
 def _serial() -> int:

@@ -202,7 +202,7 @@ def _describe(cert: Any) -> None:
     from ._identity import _sans
 
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     state = "EXPIRED" if end < now else ("not yet valid" if start > now else
                                          f"{(end - now).days} days left")
     print(f"  subject      {cert.subject.rfc4514_string()}")

@@ -21,10 +21,12 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
+from typing import cast
 
 from orb._errors import CommunicationError, TimeoutError
 from orb._refs import Endpoint
-from orb._transport import Listener, SocketTransport, connect as connect_plain
+from orb._transport import Listener, SocketTransport
+from orb._transport import connect as connect_plain
 
 from ._contexts import Contexts
 from ._identity import Identity
@@ -169,7 +171,7 @@ class TLSTransport:
         count = 0
         while count < size:
             try:
-                got = self._obj.read(size - count, buffer[count:])
+                got = cast(int, self._obj.read(size - count, buffer[count:]))
             except ssl.SSLWantReadError:
                 return count if count else -1
             except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
@@ -315,7 +317,7 @@ def explain(exc: ssl.SSLError, address: str, *, server_side: bool) -> str:
         whose = f"the client certificate from {address}" if server_side else (
             f"the certificate of the server at {address}"
         )
-        detail = exc.verify_message or reason or str(exc)
+        detail = (exc.verify_message or reason or str(exc)).rstrip(".")
         hint = _VERIFY_HINTS.get(exc.verify_code or 0)
         return f"TLS: {whose} was refused: {detail}" + (f"; {hint}" if hint else "")
     if reason in _REFUSED_CLIENT and not server_side:

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import attrs
 import pytest
+from orb.security import CertificateAuthority, TLSConfig
 
 import orb
-from orb.security import CertificateAuthority, TLSConfig
 
 
 @attrs.frozen
@@ -65,7 +65,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     other = CertificateAuthority.create("another CA")
     ca.save(os.path.join(directory, "ca.pem"), os.path.join(directory, "ca.key"))
     other.save(os.path.join(directory, "other-ca.pem"), os.path.join(directory, "other-ca.key"))
-    past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2)
+    past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=2)
     return PKI(
         ca=os.path.join(directory, "ca.pem"),
         other_ca=os.path.join(directory, "other-ca.pem"),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sys
 
-import orb
 from orb.security import TLSConfig
+
+import orb
 
 
 def main() -> None:

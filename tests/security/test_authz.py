@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from orb.security import allow
 
 import orb
-from orb.security import allow
 
 from .conftest import PKI
 
@@ -182,9 +182,8 @@ def test_refusal_comes_before_any_servant_instance_is_made(pki: PKI) -> None:
 
     with orb.ORB(listen="tls://127.0.0.1:0", tls=pki.server_tls()) as server:
         uri = str(server.export(PerCall))
-        with _client(pki, "alice") as alice:
-            with pytest.raises(orb.AccessDenied):
-                alice.proxy(uri, timeout=5).work()
+        with _client(pki, "alice") as alice, pytest.raises(orb.AccessDenied):
+            alice.proxy(uri, timeout=5).work()
         assert made == []
         with _client(pki, "bob") as bob:
             assert bob.proxy(uri, timeout=5).work() == 1
@@ -201,9 +200,8 @@ def test_plaintext_peers_have_no_identity_and_fail_allow_lists() -> None:
 
 def test_describe_is_subject_to_the_object_allow_list(pki: PKI, server: orb.ORB) -> None:
     uri = str(server.export(MembersOnly()))
-    with _client(pki, None) as anonymous:
-        with pytest.raises(orb.AccessDenied):
-            orb.describe(anonymous.proxy(uri, timeout=5))
+    with _client(pki, None) as anonymous, pytest.raises(orb.AccessDenied):
+        orb.describe(anonymous.proxy(uri, timeout=5))
 
 
 def test_allow_needs_names() -> None:

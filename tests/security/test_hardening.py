@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from orb.security import TLSConfig
 
 import orb
-from orb.security import TLSConfig
 
 from .conftest import PKI
 
@@ -196,9 +196,8 @@ def test_total_connections_are_bounded() -> None:
         hog = socket.create_connection(_address(server), timeout=5)
         try:
             assert _wait_for(lambda: server._admission.count() == 2)
-            with orb.ORB() as other:
-                with pytest.raises(orb.CommunicationError):
-                    other.proxy(uri, timeout=5).echo(2)
+            with orb.ORB() as other, pytest.raises(orb.CommunicationError):
+                other.proxy(uri, timeout=5).echo(2)
             assert client.proxy(uri, timeout=5).echo(3) == 3  # admitted ones are unaffected
         finally:
             hog.close()
@@ -269,6 +268,7 @@ def test_tls_settings_are_modern(pki: PKI) -> None:
         TLSConfig(minimum_version="TLSv1.0")
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 def test_an_old_tls_client_is_refused(pki: PKI, served: tuple[orb.ORB, orb.Proxy]) -> None:
     server, proxy = served
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -11,9 +11,9 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from orb.naming import browse, locate, naming_proxy
 
 import orb
-from orb.naming import browse, locate, naming_proxy
 
 from ._procs import HERE, LineProcess, clean_env, python
 from .conftest import PKI

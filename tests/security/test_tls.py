@@ -8,9 +8,9 @@ import threading
 from typing import Any
 
 import pytest
+from orb.security import TLSConfig, TLSError
 
 import orb
-from orb.security import TLSConfig, TLSError
 
 from .conftest import PKI
 
@@ -162,9 +162,8 @@ def test_a_tls_reference_is_never_dialled_in_plaintext(pki: PKI, alice: orb.ORB)
 def test_a_plaintext_client_cannot_talk_to_a_tls_listener(tls_server: orb.ORB, alice: orb.ORB) -> None:
     ref = tls_server.export(Mirror())
     port = tls_server.endpoints[0].rsplit(":", 1)[1]
-    with orb.ORB() as plain:
-        with pytest.raises(orb.OrbError):
-            plain.proxy(f"orb://127.0.0.1:{port}/{ref.object_id}", timeout=5).echo(1)
+    with orb.ORB() as plain, pytest.raises(orb.OrbError):
+        plain.proxy(f"orb://127.0.0.1:{port}/{ref.object_id}", timeout=5).echo(1)
     assert alice.proxy(str(ref), timeout=5).echo(2) == 2
 
 
