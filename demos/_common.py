@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -231,16 +232,33 @@ def orb_command() -> list[str]:
 
 def run_orb(*args: str, cwd: Path, quiet: bool = False) -> list[str]:
     """Run ``orb <args>`` in ``cwd``, show the command line and return its output lines."""
-    print(f"  $ orb {' '.join(args)}")
-    result = subprocess.run([*orb_command(), *args], cwd=cwd, capture_output=True, text=True,
-                            timeout=60, check=False)
-    if result.returncode != 0:
-        raise StepFailed(f"orb {args[0]} {args[1]} exited with status {result.returncode}: "
-                         f"{result.stderr.strip()}")
-    lines = result.stdout.splitlines()
-    if not quiet and lines:
-        print(f"    {lines[0]}")
-    return lines
+    return run_orb_all([list(args)], cwd=cwd, quiet=quiet)[0]
+
+
+def run_orb_all(commands: list[list[str]], *, cwd: Path, quiet: bool = False) -> list[list[str]]:
+    """Run several ``orb`` commands at once; each one's output lines, in order.
+
+    Each command line is shown, with the first line of its output.
+    """
+    running = [subprocess.Popen([*orb_command(), *args], cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for args in commands]
+    outputs = []
+    for args, process in zip(commands, running):
+        try:
+            out, err = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise StepFailed(f"orb {' '.join(args)} did not finish within 60 s") from None
+        print(f"  $ orb {shlex.join(args)}")
+        if process.returncode != 0:
+            raise StepFailed(f"orb {' '.join(args[:2])} exited with status {process.returncode}: "
+                             f"{err.strip()}")
+        lines = out.splitlines()
+        if not quiet and lines:
+            print(f"    {lines[0]}")
+        outputs.append(lines)
+    return outputs
 
 
 class Certificates:
@@ -265,17 +283,19 @@ class Certificates:
         return TLSConfig(cert=self.cert(name), key=self.key(name), ca=self.ca, **options)
 
 
-def make_certificates(directory: Path, clients: Iterable[str]) -> Certificates:
+def make_certificates(directory: Path, clients: Iterable[str], *, ca_name: str = "demo CA",
+                      server: bool = True) -> Certificates:
     """A CA, a server certificate for 127.0.0.1/localhost and one client certificate each.
 
-    The commands are the ones a user types; their first output line is shown.
+    The commands are the ones a user types (the certificates after the CA
+    are issued in parallel); their first output line is shown.
     """
-    certs_dir = str(directory)
-    run_orb("certs", "init-ca", "--dir", certs_dir, "--name", "demo CA", cwd=directory.parent)
-    run_orb("certs", "issue-server", "--dir", certs_dir, "--ip", "127.0.0.1", "--host", "localhost",
-            cwd=directory.parent)
-    for name in clients:
-        run_orb("certs", "issue-client", "--dir", certs_dir, "--name", name, cwd=directory.parent)
+    where = ["--dir", str(directory)]
+    run_orb("certs", "init-ca", *where, "--name", ca_name, cwd=directory.parent)
+    issue = [["certs", "issue-server", *where, "--ip", "127.0.0.1", "--host", "localhost"]]
+    issue = issue if server else []
+    issue += [["certs", "issue-client", *where, "--name", name] for name in clients]
+    run_orb_all(issue, cwd=directory.parent)
     return Certificates(directory)
 
 
