@@ -28,6 +28,8 @@ def _no_naming_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests decide where naming is; the caller's environment does not."""
     for name in NAMING_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    # Any search a test does not pin itself stays on loopback.
+    monkeypatch.setenv("ORB_MDNS_INTERFACES", "127.0.0.1")
 
 
 @pytest.fixture

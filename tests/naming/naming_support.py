@@ -36,9 +36,14 @@ NAMING_VARIABLES = ("ORB_NAMING", "ORB_NAMING_DOMAIN", "ORB_MDNS_INTERFACES")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without the naming variables, plus ``extra``."""
+    """This process's environment without the naming variables, plus ``extra``.
+
+    mDNS is pinned to loopback unless ``extra`` says otherwise, so nothing a
+    child process does by default ever reaches a real interface.
+    """
     env = {k: v for k, v in os.environ.items() if k not in NAMING_VARIABLES}
     env["PYTHONUNBUFFERED"] = "1"
+    env["ORB_MDNS_INTERFACES"] = "127.0.0.1"
     env.update(extra)
     return env
 
