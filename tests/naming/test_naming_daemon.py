@@ -291,6 +291,22 @@ def test_export_of_a_name_someone_else_holds_fails_and_exports_nothing(
     assert naming_at(broker, daemon).resolve("contested") is held
 
 
+def test_without_a_reachable_naming_service_export_by_name_fails_cleanly(start_daemon: StartDaemon) -> None:
+    daemon = start_daemon()
+    with orb.ORB(listen="tcp://127.0.0.1:0", naming=daemon.address) as server:
+        thing = Thing("orphan")
+        server.export(thing, name="gone/soon")
+        daemon.kill()
+        server.unexport(thing)  # best effort: the lease runs out on its own
+        before = server.stats()["objects"]["total"]
+        with pytest.raises(orb.CommunicationError):
+            server.export(Thing("late"), name="gone/later")
+        assert server.stats()["objects"]["total"] == before  # nothing left exported
+        server.export(thing, name=None)  # exporting without a name needs no naming service
+        closing = time.monotonic()
+    assert time.monotonic() - closing < 5
+
+
 # -- restart with the SQLite store ------------------------------------------------------
 
 
