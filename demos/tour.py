@@ -4,15 +4,18 @@ The tour starts real processes on this machine, talking over loopback
 only (mDNS included: every process is pinned to 127.0.0.1 through
 ``ORB_MDNS_INTERFACES``):
 
-1. the naming daemon ``orb-naming`` starts and advertises itself by mDNS;
-2. a server process (demos/tour_server.py) exports a few objects on a free
-   port, binds them to names in the naming service it found by mDNS, and
+1. ``orb certs`` makes a CA and certificates in a temporary directory;
+2. the naming daemon ``orb-naming`` starts and advertises itself by mDNS;
+3. a server process (demos/tour_server.py) exports a few objects on a free
+   port (and on a ``tls://`` port that requires client certificates),
+   binds them to names in the naming service it found by mDNS, and
    prints their URIs;
-3. a client process (demos/tour_client.py) finds the naming service by
+4. a client process (demos/tour_client.py) finds the naming service by
    mDNS, resolves the objects by name and walks through plain calls, a
-   callback, passing by reference, a remote exception, ``orb.describe``
-   and ``orb.invoke``;
-4. the server and the daemon are stopped cleanly; the server's names go
+   callback, passing by reference, an object collected by the distributed
+   GC, a remote exception, ``orb.describe``, ``orb.invoke`` and a call
+   over mutual TLS;
+5. the server and the daemon are stopped cleanly; the server's names go
    away with it.
 
 The exit status is 0 only when every part worked. Each part is a stage
@@ -22,127 +25,75 @@ more step in the client).
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
 import subprocess
 import sys
-import threading
-import time
+import tempfile
 from pathlib import Path
 
-from tourkit import Steps, StepFailed, check, heading, say
+from _common import Cast, demo_env, make_certificates, start_naming, stop_naming
+from tourkit import StepFailed, Steps, check, heading, say
 
 HERE = Path(__file__).resolve().parent
 # Children find the naming service by mDNS, pinned to loopback so nothing
 # leaves this machine, in a naming domain of this tour's own (other naming
 # services on the machine do not get in the way).
-CHILD_ENV = {
-    **{k: v for k, v in os.environ.items() if k != "ORB_NAMING"},
-    "ORB_MDNS_INTERFACES": "127.0.0.1",
-    "ORB_NAMING_DOMAIN": f"tour-{os.getpid()}",
-}
+CHILD_ENV = demo_env("tour")
 START_TIMEOUT = 20.0  # seconds for the server to print its URIs
 CLIENT_TIMEOUT = 45.0
 STOP_TIMEOUT = 10.0
 
 
-class Process:
-    """A child Python process running one of the tour's scripts.
-
-    Its standard output is read line by line on a thread, so the tour can
-    wait for a given line with a deadline instead of guessing with sleeps.
-    """
-
-    def __init__(self, name: str, *args: str) -> None:
-        self.name = name
-        self.popen = subprocess.Popen(
-            [sys.executable, "-u", *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE, env=CHILD_ENV,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, name=f"read {name}", daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)  # end of output
-
-    def read_until(self, last: str, timeout: float) -> list[str]:
-        """The lines printed before ``last``; fails if it does not come in time."""
-        deadline = time.monotonic() + timeout
-        lines = []
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise StepFailed(f"{self.name} did not print {last!r} within {timeout:.0f} s") from None
-            if line is None:
-                raise StepFailed(f"{self.name} exited (status {self.popen.wait()}) before {last!r}")
-            if line == last:
-                return lines
-            lines.append(line)
-
-    def stop(self, timeout: float) -> int:
-        """Close its standard input (the signal to finish) and wait for it to exit."""
-        assert self.popen.stdin is not None
-        self.popen.stdin.close()
-        try:
-            return self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise StepFailed(f"{self.name} did not exit within {timeout:.0f} s; killed it") from None
-
-    def kill(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait()
-
-
 class Tour:
-    """State shared by the stages: the processes started and the URIs found."""
+    """State shared by the stages: the processes started, the URIs found, the certificates."""
 
-    def __init__(self) -> None:
-        self.processes: dict[str, Process] = {}
+    def __init__(self, workdir: Path) -> None:
+        self.cast = Cast(CHILD_ENV)
         self.uris: dict[str, str] = {}
+        self.certs = workdir / "orb-certs"
 
     def cleanup(self) -> None:
         """Kill whatever is still running (only after a failure)."""
-        for process in reversed(self.processes.values()):
-            process.kill()
+        self.cast.cleanup()
 
 
 stages: Steps[Tour] = Steps()
 
 
+@stages.add("make certificates")
+def certificates(tour: Tour) -> None:
+    """`orb certs` makes a private certificate authority, a certificate for
+    the server (127.0.0.1) and one for the client, in a temporary directory.
+    The server will also listen on a tls:// port that only admits clients
+    with a certificate from this CA."""
+    make_certificates(tour.certs, ["tour-client"])
+
+
 @stages.add("start the naming daemon")
-def start_naming(tour: Tour) -> None:
+def start_naming_daemon(tour: Tour) -> None:
     """orb-naming maps names to object references. It advertises itself as
     _orb-naming._tcp.local. on mDNS, so servers and clients find it with no
     configuration. (--memory keeps bindings in memory for the tour; by
     default they live in an SQLite file.)"""
-    daemon = tour.processes["naming"] = Process(
-        "orb-naming", "-m", "orb.naming", "--listen", "tcp://127.0.0.1:0", "--memory",
-        "--lease", "10", "--log-level", "WARNING",
-    )
-    for line in daemon.read_until("ready", START_TIMEOUT):
-        print(f"  {line}")
+    start_naming(tour.cast, "--listen", "tcp://127.0.0.1:0", "--lease", "10",
+                 timeout=START_TIMEOUT)
 
 
 @stages.add("start the server process")
 def start_server(tour: Tour) -> None:
     """The server exports three objects on a free loopback port, binds each to
     a name under tour/ in the naming service (found by mDNS), and prints one
-    URI per object: a name or a URI is all a client needs to call it."""
-    server = tour.processes["server"] = Process("tour_server.py", str(HERE / "tour_server.py"))
+    URI per object: a name or a URI is all a client needs to call it. It
+    also listens on a tls:// port; "secure" is the inspector's URI there
+    (orbs:// can only be dialled over TLS)."""
+    server = tour.cast.start("tour_server.py", str(HERE / "tour_server.py"), str(tour.certs))
     for line in server.read_until("ready", START_TIMEOUT):
         name, _, uri = line.partition(" ")
         tour.uris[name] = uri
-    print(f"  server process {server.popen.pid} exports:")
+    print(f"  server process {server.pid} exports:")
     for name, uri in tour.uris.items():
         print(f"    {name:<11} {uri}")
     check(tour.uris, "the server exported nothing")
+    check("secure" in tour.uris, "the server should listen on tls:// too")
 
 
 @stages.add("run the client process")
@@ -150,7 +101,7 @@ def run_client(tour: Tour) -> None:
     """A second process finds the naming service by mDNS and resolves the
     objects by name. Each numbered section below shows one feature; the
     client prints it as it runs."""
-    args = [f"{name}={uri}" for name, uri in tour.uris.items()]
+    args = [f"{name}={uri}" for name, uri in tour.uris.items()] + [f"certs={tour.certs}"]
     sys.stdout.flush()
     try:
         status = subprocess.run(
@@ -166,24 +117,18 @@ def run_client(tour: Tour) -> None:
 def stop_server(tour: Tour) -> None:
     """Closing the server's standard input tells it to shut its broker down:
     connections close and its threads stop."""
-    server = tour.processes["server"]
+    server = tour.cast["tour_server.py"]
     status = server.stop(STOP_TIMEOUT)
     check(status == 0, f"the server exited with status {status}")
-    print(f"  server process {server.popen.pid} stopped cleanly (exit status {status}); "
+    print(f"  server process {server.pid} stopped cleanly (exit status {status}); "
           "it unbound its names on the way out")
 
 
 @stages.add("stop the naming daemon")
-def stop_naming(tour: Tour) -> None:
+def stop_naming_daemon(tour: Tour) -> None:
     """SIGTERM stops orb-naming cleanly: it withdraws its mDNS record and
     closes its store."""
-    daemon = tour.processes["naming"]
-    daemon.popen.send_signal(signal.SIGTERM)
-    for line in daemon.read_until("orb-naming stopped", STOP_TIMEOUT):
-        print(f"  {line}")
-    status = daemon.popen.wait(STOP_TIMEOUT)
-    check(status == 0, f"orb-naming exited with status {status}")
-    print(f"  orb-naming stopped cleanly (exit status {status})")
+    stop_naming(tour.cast["orb-naming"], STOP_TIMEOUT)
 
 
 def main() -> int:
@@ -194,11 +139,12 @@ def main() -> int:
         proxies that feel local. This tour starts the naming daemon, a server
         process and a client process on this machine (loopback only) and shows
         what happens at each step.""")
-    tour = Tour()
-    try:
-        failed = stages.run(tour, label="Tour: {title}", rule="=", stop_on_failure=True)
-    finally:
-        tour.cleanup()
+    with tempfile.TemporaryDirectory(prefix="orb-tour-") as workdir:
+        tour = Tour(Path(workdir))
+        try:
+            failed = stages.run(tour, label="Tour: {title}", rule="=", stop_on_failure=True)
+        finally:
+            tour.cleanup()
     heading("Tour: done", "=")
     if failed:
         say("The tour FAILED (see above).")

@@ -1,20 +1,26 @@
 """The tour's client process: calls the server's objects and explains what happens.
 
 Run by demos/tour.py with one ``name=uri`` argument per object the server
-exported. Each step below is one thing orb does; the process exits 0 when
-every step showed what it should, 1 otherwise.
+exported, plus ``secure=<orbs:// URI of the inspector>`` and
+``certs=<directory made by orb certs>`` for the mutual TLS step. Each step
+below is one thing orb does; the process exits 0 when every step showed
+what it should, 1 otherwise.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 
-import orb
 import orb.naming
 from tourkit import Steps, block, check, say, show
+
+import orb
 
 CALL_TIMEOUT = 10.0  # seconds; no call in the tour may hang
 
@@ -122,6 +128,33 @@ def by_reference(c: Client) -> None:
           "the reference should come home as the original object")
 
 
+@steps.add("An object exported on the fly, and collected")
+def collected(c: Client) -> None:
+    """calc.memory() returns a new Memory object by reference: the server
+    exports it on the fly, and this broker takes a lease on it (renewed in
+    the background). When the last proxy here is garbage collected, this
+    broker tells the server, whose distributed GC unexports the object.
+    Objects exported explicitly or by name are pinned and never collected."""
+    before = show("inspector.objects()          # from the server's broker.stats()",
+                  c.inspector.objects())
+    memory = c.calc.memory()
+    memory.store(42)
+    show("memory = calc.memory(); memory.store(42); memory.recall()", memory.recall())
+    held = show("inspector.objects()", c.inspector.objects())
+    check(held["implicit"] == before["implicit"] + 1, "the memory should be exported implicitly")
+    del memory
+    gc.collect()
+    print("  >>> del memory")
+    deadline = time.monotonic() + 10
+    after = c.inspector.objects()
+    while after["implicit"] != before["implicit"] and time.monotonic() < deadline:
+        time.sleep(0.05)  # the release travels to the server in the background
+        after = c.inspector.objects()
+    show("inspector.objects()", after)
+    check(after["implicit"] == before["implicit"], "the memory should have been collected")
+    check(after["collected"] == held["collected"] + 1, "the server should count one collection")
+
+
 @steps.add("A remote exception")
 def remote_exception(c: Client) -> None:
     """An exception raised by the servant is raised again in the caller, as
@@ -193,6 +226,43 @@ def invoke(c: Client) -> None:
     result = show(f'orb.invoke("{uri[:24]}...", "add", 1, 2)', orb.invoke(uri, "add", 1, 2))
     check(result == 3, f"invoking add by name from the URI should give 3, got {result}")
     check(orb.invoke(c.calc, "divide", 10, 4) == 2.5, "divide by name should give 2.5")
+
+
+@steps.add("Mutual TLS")
+def mutual_tls(c: Client) -> None:
+    """The server also listens on a tls:// port that requires a client
+    certificate (made with `orb certs` by the tour). A second broker in this
+    process presents the certificate issued to "tour-client"; the servant
+    sees that identity in orb.current().peer.identity. A broker without a
+    certificate is refused during the TLS handshake."""
+    certs = c.uris.get("certs")
+    secure = c.uris.get("secure")
+    check(certs and secure, "the tour passes certs= and secure= for this step")
+    from orb.security import TLSConfig, TLSError
+
+    def tls(name: str | None) -> TLSConfig:
+        ca = os.path.join(certs, "ca.pem")
+        if name is None:
+            return TLSConfig(ca=ca)
+        return TLSConfig(cert=os.path.join(certs, f"{name}.pem"),
+                         key=os.path.join(certs, f"{name}.key"), ca=ca)
+
+    print('  >>> with orb.ORB(tls=TLSConfig(cert="tour-client.pem", key=..., ca="ca.pem")) as b:')
+    with orb.ORB(tls=tls("tour-client"), timeout=CALL_TIMEOUT) as secure_broker:
+        inspector = secure_broker.proxy(secure)
+        print(f"  ...     b.proxy(\"{secure[:26]}...\").whoami()")
+        answer = inspector.whoami()
+        print(f"  {answer!r}")
+        check(answer["certificate"] == "tour-client", f"the server saw {answer}")
+    print('  >>> with orb.ORB(tls=TLSConfig(ca="ca.pem")) as b:     # no client certificate')
+    print("  ...     b.proxy(...).whoami()")
+    with orb.ORB(tls=tls(None), timeout=CALL_TIMEOUT) as anonymous:
+        try:
+            anonymous.proxy(secure).whoami()
+        except TLSError as exc:
+            say(f"orb.security.TLSError: {exc}", indent=2)
+        else:
+            check(False, "a client without a certificate should be refused")
 
 
 def parse_arguments(argv: list[str]) -> dict[str, str]:

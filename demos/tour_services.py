@@ -46,6 +46,26 @@ class Calculator:
         """The running total."""
         return self._total
 
+    def memory(self) -> Memory:
+        """A new memory register, returned by reference (exported on the fly)."""
+        return Memory()
+
+
+@orb.expose
+class Memory:
+    """A calculator's memory register: lives as long as some client holds it."""
+
+    def __init__(self) -> None:
+        self._value = 0.0
+
+    def store(self, value: float) -> None:
+        """Remember ``value``."""
+        self._value = value
+
+    def recall(self) -> float:
+        """The value remembered."""
+        return self._value
+
 
 @orb.expose
 class Ticker:
@@ -80,6 +100,20 @@ class Inspector:
     def echo(self, thing: Any) -> Any:
         """Return the argument unchanged (a proxy goes back to where its object lives)."""
         return thing
+
+    def whoami(self) -> dict[str, Any]:
+        """Who the caller is: its address, and its certificate's name over mutual TLS."""
+        peer = orb.current().peer
+        return {
+            "address": peer.address,
+            "certificate": peer.identity.common_name if peer.identity is not None else None,
+        }
+
+    def objects(self) -> dict[str, Any]:
+        """The server's exported objects and its distributed GC counts (from broker.stats())."""
+        stats = orb.current().broker.stats()
+        counts = stats["dgc"]["counts"]
+        return {**stats["objects"], "collected": counts["collected"]}
 
 
 #: The objects the server exports, by the name the tour uses for them.

@@ -98,7 +98,7 @@ class Steps(Generic[Context]):
                 print()
             try:
                 step.run(context)
-            except Exception as exc:  # report it; by default go on, so one broken step hides no other
+            except Exception as exc:  # noqa: BLE001 - reported; one broken step hides no other
                 failed += 1
                 if isinstance(exc, StepFailed):
                     print(f"  STEP FAILED: {exc}")
