@@ -123,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
         "--domain", default=os.environ.get(DOMAIN_ENV) or None,
         help="naming domain advertised in mDNS (default: $ORB_NAMING_DOMAIN, else none)",
     )
+    parser.add_argument(
+        "--admin", action="append", metavar="IDENTITY",
+        help="certificate identity (common name, SAN or fingerprint) allowed to make permanent "
+        "bindings from another host, repeatable; callers on this host always may",
+    )
     parser.add_argument("--no-mdns", action="store_true", help="do not advertise on mDNS")
     parser.add_argument(
         "--mdns-interface", action="append", metavar="ADDRESS",
@@ -150,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         store: Store = MemoryStore() if args.memory else SQLiteStore(args.store or default_store_path())
-        service = NamingService(store, lease=args.lease)
+        service = NamingService(store, lease=args.lease, admins=args.admin or ())
     except (OSError, ValueError) as exc:
         print(f"orb-naming: cannot open the store: {exc}", file=sys.stderr)
         return 2

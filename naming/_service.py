@@ -14,10 +14,11 @@ lease rules are tested without sleeping.
 from __future__ import annotations
 
 import builtins
+import ipaddress
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -61,11 +62,13 @@ class NamingService:
         *,
         lease: float = DEFAULT_LEASE,
         clock: Callable[[], float] = time.monotonic,
+        admins: Iterable[str] = (),
     ) -> None:
         if not MIN_LEASE <= lease <= MAX_LEASE:
             raise ValueError(f"lease must be between {MIN_LEASE} and {MAX_LEASE} seconds")
         self.store: Store = store if store is not None else MemoryStore()
         self.lease = lease
+        self.admins = tuple(admins)
         self._clock = clock
         self._lock = threading.Lock()
         self._started = clock()
@@ -252,6 +255,12 @@ class NamingService:
             raise TypeError("metadata must be a map with string keys")
         if lease is not None and not isinstance(lease, (int, float)):
             raise TypeError("lease must be a number of seconds")
+        if permanent and not self._caller_is_admin():
+            raise orb.AccessDenied(
+                f"cannot bind {name!r} permanently: permanent bindings are for administrators "
+                "(callers on the naming service's own host, over loopback or a Unix socket, or "
+                "with a certificate identity listed by orb-naming --admin)"
+            )
         granted = None if permanent else min(max(lease or self.lease, MIN_LEASE), MAX_LEASE)
         owner = _caller()
         record = Record(name=name, ref=ref, metadata=metadata, owner=owner, lease=granted)
@@ -277,6 +286,17 @@ class NamingService:
         if binding is None or not binding.alive(self._clock() if now is None else now):
             return None
         return binding
+
+    def _caller_is_admin(self) -> bool:
+        """Administrators: local callers, and certificate identities in ``admins``."""
+        try:
+            peer = orb.current().peer
+        except RuntimeError:
+            return True  # called in process
+        matches = getattr(peer.identity, "matches", None)
+        if matches is not None and any(matches(who) for who in self.admins):
+            return True
+        return _is_local_address(peer.address)
 
     @staticmethod
     def _check_owner(binding: _Binding, owner: str, action: str) -> None:
@@ -307,6 +327,17 @@ def _valid(check: Callable[[object], str], text: object) -> str:
         return check(text)
     except InvalidName as exc:
         raise ValueError(str(exc)) from None
+
+
+def _is_local_address(address: str) -> bool:
+    """True for a Unix socket path or a loopback ``host:port``."""
+    if address.startswith("/"):
+        return True
+    host = address.rpartition(":")[0].strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _caller() -> str:

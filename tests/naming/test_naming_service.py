@@ -394,3 +394,15 @@ def test_ping_and_info(naming_host: NamingHost, alice: Party) -> None:
     assert info["bindings"] == 1
     naming_host.clock.advance(3)
     assert alice.naming.info()["uptime"] == pytest.approx(3)
+
+
+def test_permanent_bindings_are_for_administrators() -> None:
+    # Callers on the service's own host (loopback, Unix socket) are administrators;
+    # others need a certificate identity listed in ``admins``.
+    from orb.naming._service import _is_local_address
+
+    assert _is_local_address("127.0.0.1:4242")
+    assert _is_local_address("[::1]:4242")
+    assert _is_local_address("/run/orb/naming.sock")
+    assert not _is_local_address("10.1.2.3:4242")
+    assert not _is_local_address("[2001:db8::1]:4242")
