@@ -15,11 +15,12 @@ block), else from a thread of the loop's default executor.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from typing import TYPE_CHECKING, Any
 
 from ._errors import CommunicationError, LocalProtocolError, OrbError, TimeoutError
-from ._waiters import AsyncPending, acquire_slot
+from ._waiters import AsyncPending
 from ._wire import Call, Cancel, Error, Message, Oneway
 
 if TYPE_CHECKING:
@@ -44,9 +45,9 @@ class Outbox:
     for it.
     """
 
-    def __init__(self, channel: Channel, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, channel: Channel, inbox: Inbox) -> None:
         self.channel = channel
-        self.loop = loop
+        self.inbox = inbox  # not the loop itself: the inbox holds it weakly
         self._frames: list[bytes] = []
         self._size = 0
         self._scheduled = False
@@ -57,7 +58,7 @@ class Outbox:
         """Write frames now if they are the first of this turn, else at its end."""
         if not self._scheduled and not self._writing:
             self._scheduled = True
-            self.loop.call_soon(self.flush)  # ends the turn: later frames wait for it
+            self.inbox.loop.call_soon(self.flush)  # ends the turn: later frames wait for it
             if not self._frames and sum(map(len, buffers)) <= INLINE_WRITE:
                 try:
                     if self.channel.write(buffers, wait=False):
@@ -69,7 +70,7 @@ class Outbox:
 
     async def add_and_wait(self, buffers: list[bytes]) -> None:
         """Queue frames and wait until they are written (backpressure for large ones)."""
-        done = self.loop.create_future()
+        done = self.inbox.loop.create_future()
         self._waiters.append(done)
         self.add(buffers)
         await done
@@ -95,7 +96,7 @@ class Outbox:
                 _settle(waiters, None)
                 return
         self._writing = True
-        future = self.loop.run_in_executor(None, self.channel.write, data)
+        future = self.inbox.loop.run_in_executor(None, self.channel.write, data)
         future.add_done_callback(lambda f: self._written(f, waiters))
 
     def _written(self, future: asyncio.Future[Any], waiters: list[asyncio.Future[None]]) -> None:
@@ -118,7 +119,7 @@ def outbox(channel: Channel, inbox: Inbox) -> Outbox:
     """The outbox of ``channel`` on the loop of ``inbox``."""
     box = inbox.outboxes.get(channel)
     if box is None:
-        box = inbox.outboxes[channel] = Outbox(channel, inbox.loop)
+        box = inbox.outboxes[channel] = Outbox(channel, inbox)
     return box
 
 
@@ -175,6 +176,36 @@ async def send_reply(channel: Channel, reply: Any) -> None:
         log.debug("reply to %s dropped: connection closed", channel.transport.peer_address)
 
 
+class _QueuedCall:
+    """A call that found no free slot: its frame goes out when a slot is handed to it.
+
+    Queued on ``Channel._slot_waiters``; whoever gives a slot back passes it
+    on with :meth:`offer` (any thread).
+    """
+
+    __slots__ = ("buffers", "channel", "dead", "inbox", "sent")
+
+    def __init__(self, channel: Channel, inbox: Inbox, buffers: list[bytes]) -> None:
+        self.channel = channel
+        self.inbox = inbox
+        self.buffers: list[bytes] | None = buffers
+        self.sent = False  # it has the slot and its frame is queued
+        self.dead = False  # its caller gave up: a slot offered to it goes to the next
+
+    def offer(self) -> None:
+        self.inbox.call(self._offered)
+
+    def _offered(self) -> None:
+        if self.dead or self.buffers is None:
+            # From the loop, not from here: a run of callers that gave up must
+            # not become a deep recursion.
+            self.inbox.loop.call_soon(self.channel._release_slot)
+            return
+        self.sent = True
+        buffers, self.buffers = self.buffers, None
+        outbox(self.channel, self.inbox).add(buffers)
+
+
 async def call(
     channel: Channel,
     inbox: Inbox,
@@ -184,45 +215,63 @@ async def call(
     kwargs: dict,
     timeout: float | None,
 ) -> Any:
-    """Call ``method`` on the peer's object and await the result (see :meth:`Channel.call`)."""
+    """Call ``method`` on the peer's object and await the result (see :meth:`Channel.call`).
+
+    With no call slot free (``Limits.max_pending`` calls in flight) the
+    call is queued and sent when one is given back; ``timeout`` counts from
+    the call, queueing included.
+    """
+    if channel.closed:
+        raise channel._closed_error()
+    request_id = next(channel._request_ids)
+    buffers = channel.conn.send(Call(request_id=request_id, object_id=object_id,
+                                     method=method, args=args, kwargs=kwargs))
+    waiter = AsyncPending(method, inbox)
+    queued: _QueuedCall | None = None
     if not channel._call_slots.acquire(blocking=False):
-        await acquire_slot(channel, inbox, timeout)
+        queued = _QueuedCall(channel, inbox, buffers)
+        channel._slot_waiters.append(queued)
+        if channel._call_slots.acquire(blocking=False):  # one came back before it was queued
+            queued.dead = True  # a slot offered to it later is passed on
+            queued = None
+    pending: dict[int, Any] = channel._pending  # any waiter with a ``lock`` will do
+    pending[request_id] = waiter
     try:
-        if channel.closed:
-            raise channel._closed_error()
-        request_id = next(channel._request_ids)
-        buffers = channel.conn.send(Call(request_id=request_id, object_id=object_id,
-                                         method=method, args=args, kwargs=kwargs))
-        waiter = AsyncPending(method, inbox)
-        channel._pending[request_id] = waiter
-        box = outbox(channel, inbox)
-        if sum(map(len, buffers)) <= INLINE_WRITE:
-            box.add(buffers)
-        else:
-            try:
-                await box.add_and_wait(buffers)
-            except BaseException:
-                channel._pending.pop(request_id, None)
-                raise
+        if queued is None:
+            box = outbox(channel, inbox)
+            if sum(map(len, buffers)) <= INLINE_WRITE:
+                box.add(buffers)
+            else:
+                try:
+                    await box.add_and_wait(buffers)
+                except BaseException:
+                    channel._pending.pop(request_id, None)
+                    raise
         try:
             if timeout is None:
                 await waiter.future
             else:
                 await asyncio.wait_for(waiter.future, timeout)
-        except asyncio.TimeoutError:
+        except builtins.TimeoutError:
             if channel._pending.pop(request_id, None) is not None:
-                send_soon(channel, Cancel(request_id=request_id))
+                if queued is None or queued.sent:
+                    send_soon(channel, Cancel(request_id=request_id))
                 raise TimeoutError(
                     f"no reply to {method!r} from {channel.transport.peer_address} "
                     f"within {timeout:g}s"
                 ) from None
             await waiter.outcome()  # the reply raced the timeout: take it
         except asyncio.CancelledError:
-            if channel._pending.pop(request_id, None) is not None:
+            if channel._pending.pop(request_id, None) is not None and (
+                queued is None or queued.sent
+            ):
                 send_soon(channel, Cancel(request_id=request_id))
             raise
     finally:
-        channel._release_slot()
+        if queued is None or queued.sent:
+            channel._release_slot()
+        else:
+            queued.dead = True
     if waiter.refs:  # claim leases (remote calls) before user code sees the proxies
         await inbox.loop.run_in_executor(None, channel.broker._adopt, waiter.refs)
     if waiter.ok:

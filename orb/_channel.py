@@ -106,7 +106,7 @@ class Channel:
         self._pending: dict[int, _Pending] = {}
         self._request_ids = itertools.count(1)
         self._call_slots = threading.BoundedSemaphore(limits.max_pending)
-        # Coroutines waiting for a call slot (orb._waiters.SlotWaiter).
+        # Awaited calls waiting for a call slot (orb._aiochannel._QueuedCall).
         self._slot_waiters: collections.deque[Any] = collections.deque()
         # Streams consumed here, by request id; dropped ones vanish (orb._streams).
         self._streams: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
@@ -282,7 +282,7 @@ class Channel:
         self.send(Oneway(object_id=object_id, method=method, args=args, kwargs=kwargs))
 
     def _release_slot(self) -> None:
-        """Give a call slot back: straight to a coroutine waiting for one, else to the pool."""
+        """Give a call slot back: straight to an awaited call queued for one, else to the pool."""
         if self._slot_waiters:
             try:
                 waiter = self._slot_waiters.popleft()

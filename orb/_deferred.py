@@ -154,6 +154,7 @@ class _AsyncCall:
         import asyncio
 
         token = set_current(self.context)
+        reply: Reply | Error | None
         try:
             try:
                 value = await self.coro

@@ -81,7 +81,8 @@ def _start(proxy: Proxy, name: str, *args: Any, **kwargs: Any) -> Future[Any]:
         raise TimeoutError(f"no free call slot on {channel!r} within {timeout:g}s")
     request_id = next(channel._request_ids)
     waiter = FuturePending(name, channel)
-    channel._pending[request_id] = waiter
+    pending: dict[int, Any] = channel._pending  # any waiter with a ``lock`` will do
+    pending[request_id] = waiter
     try:
         channel.send(Call(request_id=request_id, object_id=proxy._orb_ref.object_id,
                           method=name, args=list(args), kwargs=kwargs))
@@ -127,7 +128,7 @@ class Batch:
     def __enter__(self) -> Batch:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.wait()
 
 

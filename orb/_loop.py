@@ -34,25 +34,47 @@ SHUTDOWN_GRACE = 2.0
 
 
 class Inbox:
-    """Runs callbacks on one event loop; ``call`` may be used from any thread."""
+    """Runs callbacks on one event loop; ``call`` may be used from any thread.
 
-    __slots__ = ("loop", "outboxes", "_queue", "_scheduled", "__weakref__")
+    Made on the loop's own thread (by :meth:`Loops.inbox`); a callback
+    passed from that thread runs at once. The inbox holds its loop weakly:
+    a loop that was closed and dropped takes its inbox with it.
+    """
+
+    __slots__ = ("__weakref__", "_loop", "_queue", "_scheduled", "_thread", "outboxes")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = weakref.ref(loop)
+        self._thread = threading.get_ident()
         # What this loop writes, per channel (orb._aiochannel.Outbox).
         self.outboxes: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._queue: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
         self._scheduled = False
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop()
+        if loop is None:
+            raise RuntimeError("the event loop is gone")
+        return loop
+
     def call(self, callback: Callable[..., Any], *args: Any) -> None:
-        """Run ``callback(*args)`` on the loop soon; dropped when the loop is closed."""
+        """Run ``callback(*args)`` on the loop: now on its thread, else soon.
+
+        Dropped when the loop is closed.
+        """
+        if threading.get_ident() == self._thread:
+            callback(*args)
+            return
         self._queue.append((callback, args))
         if not self._scheduled:
             # Two threads may both get here and schedule two drains: harmless.
             self._scheduled = True
+            loop = self._loop()
             try:
-                self.loop.call_soon_threadsafe(self._drain)
+                if loop is None:
+                    raise RuntimeError("the event loop is gone")
+                loop.call_soon_threadsafe(self._drain)
             except RuntimeError:  # the loop is closed: nobody is left to wake
                 self._scheduled = False
                 self._queue.clear()
@@ -84,24 +106,23 @@ class Loops:
     def adopt(self, loop: asyncio.AbstractEventLoop) -> None:
         """Serve async methods on ``loop`` (the application's) instead of an own thread."""
         with self._lock:
-            if self._loop is not None and self._loop is not loop:
-                raise RuntimeError("this broker already serves async methods on another loop")
+            if self._thread is not None:
+                raise RuntimeError("this broker already serves async methods on its own loop")
             self._loop = loop
 
     def servant_loop(self) -> asyncio.AbstractEventLoop:
-        """The loop that runs async servant methods, starting the loop thread if needed."""
+        """The loop that runs async servant methods, starting the loop thread if needed.
+
+        When an adopted loop has been closed (its ``asyncio.run`` ended while
+        the broker lives on), the broker starts its own loop thread instead.
+        """
         loop = self._loop
         if loop is not None and not loop.is_closed():
             return loop
         with self._lock:
             if self._closed:
                 raise RuntimeError("the broker is closed")
-            if self._loop is not None and self._loop.is_closed():
-                if self._thread is None:
-                    raise RuntimeError(
-                        "the event loop this broker serves async methods on is closed"
-                    )
-            if self._loop is None:
+            if self._loop is None or self._loop.is_closed():
                 self._start()
             assert self._loop is not None
             return self._loop
@@ -139,7 +160,7 @@ class Loops:
             loop.close()
 
     def inbox(self, loop: asyncio.AbstractEventLoop) -> Inbox:
-        """The inbox of ``loop`` (made on first use)."""
+        """The inbox of ``loop``, the running loop of the calling thread (made on first use)."""
         inbox = self._inboxes.get(loop)
         if inbox is None:
             with self._lock:

@@ -536,7 +536,7 @@ class Stream(_Consumer):
     def __enter__(self) -> Stream:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -600,7 +600,7 @@ class AsyncStream(_Consumer):
     async def __aenter__(self) -> AsyncStream:
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
 

@@ -10,10 +10,6 @@ completes a future instead:
   loop's :class:`orb._loop.Inbox`;
 * :class:`FuturePending` completes a ``concurrent.futures.Future`` (see
   :func:`orb.future`).
-
-The same holds for call slots (``Limits.max_pending``): a coroutine that
-finds none free queues a :class:`SlotWaiter` on the channel, and the next
-caller to finish hands its slot straight to it (``Channel._release_slot``).
 """
 
 from __future__ import annotations
@@ -34,7 +30,7 @@ if TYPE_CHECKING:
 class AsyncPending:
     """One call awaited by a coroutine; the reply completes ``future`` on its loop."""
 
-    __slots__ = ("ok", "value", "method", "refs", "future", "inbox", "settled")
+    __slots__ = ("future", "inbox", "method", "ok", "refs", "settled", "value")
 
     def __init__(self, method: str, inbox: Inbox) -> None:
         self.settled = False  # release() has run through, on the loop
@@ -81,7 +77,7 @@ class FuturePending:
     back itself.
     """
 
-    __slots__ = ("ok", "value", "method", "refs", "future", "channel")
+    __slots__ = ("channel", "future", "method", "ok", "refs", "value")
 
     def __init__(self, method: str, channel: Channel) -> None:
         self.ok = False
@@ -143,58 +139,3 @@ class FuturePending:
         from ._streams import Stream
 
         return Stream(channel, request_id)
-
-
-class SlotWaiter:
-    """A coroutine waiting for a free call slot on a channel."""
-
-    __slots__ = ("channel", "inbox", "future")
-
-    def __init__(self, channel: Channel, inbox: Inbox) -> None:
-        self.channel = channel
-        self.inbox = inbox
-        self.future: asyncio.Future[None] = inbox.loop.create_future()
-
-    def offer(self) -> None:
-        """Hand a slot to this waiter (any thread); passed on if it stopped waiting."""
-        self.inbox.call(self._offered)
-
-    def _offered(self) -> None:
-        if self.future.done():  # timed out or cancelled: the slot goes to the next one
-            self.channel._release_slot()
-        else:
-            self.future.set_result(None)
-
-
-async def acquire_slot(channel: Channel, inbox: Inbox, timeout: float | None) -> None:
-    """Take one of ``channel``'s call slots without blocking the loop."""
-    slots = channel._call_slots
-    if slots.acquire(blocking=False):
-        return
-    waiter = SlotWaiter(channel, inbox)
-    channel._slot_waiters.append(waiter)
-    future = waiter.future
-    if slots.acquire(blocking=False):  # one came back before this waiter was queued
-        future.cancel()  # a slot offered to it later is passed on
-        return
-    timer = None
-    if timeout is not None:
-        timer = inbox.loop.call_later(timeout, _slot_timed_out, future, channel, timeout)
-    try:
-        await future
-    except BaseException:
-        if future.done() and not future.cancelled() and future.exception() is None:
-            channel._release_slot()  # a slot arrived as this task was cancelled
-        elif not future.done():
-            future.cancel()
-        raise
-    finally:
-        if timer is not None:
-            timer.cancel()
-
-
-def _slot_timed_out(future: asyncio.Future[None], channel: Channel, timeout: float) -> None:
-    if not future.done():
-        future.set_exception(
-            TimeoutError(f"no free call slot on {channel!r} within {timeout:g}s")
-        )

@@ -55,9 +55,7 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
-from . import _aiochannel
-from . import _api
-from . import _proxy
+from . import _aiochannel, _api, _proxy
 from ._broker import ORB as _SyncORB
 from ._default import default_broker
 from ._exposure import members_of
@@ -102,7 +100,7 @@ class ORB(_SyncORB):
     async def __aenter__(self) -> ORB:
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -204,7 +202,7 @@ class Proxy(_proxy.Proxy):
     def __enter__(self) -> Any:
         return self._orb_refuse("`with` (use `async with`)", "__enter__")
 
-    def __exit__(self, *exc_info: Any) -> Any:
+    def __exit__(self, *exc_info: object) -> Any:
         return self._orb_refuse("`with` (use `async with`)", "__exit__")
 
     def __aiter__(self) -> AsyncIterator[Any]:

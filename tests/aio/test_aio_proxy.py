@@ -6,10 +6,10 @@ import asyncio
 import threading
 
 import pytest
+from orb.naming import NAMING_OBJECT_ID, NamingService
 
 import orb
 import orb.aio
-from orb.naming import NAMING_OBJECT_ID, NamingService
 
 from ._support import Worker, run
 
@@ -201,3 +201,30 @@ def test_connection_lost_fails_the_awaited_call(client: orb.ORB) -> None:
         run(main())
     finally:
         server.close()
+
+
+def test_calls_queued_for_a_slot_time_out_or_cancel_cleanly() -> None:
+    limits = orb.Limits(max_pending=2)
+    with orb.ORB(listen="tcp://127.0.0.1:0") as server, orb.ORB(limits=limits) as client:
+        worker = Worker()
+        uri = str(server.export(worker))
+
+        async def main() -> None:
+            proxy = await orb.aio.proxy(uri, broker=client)
+            holding = [asyncio.create_task(proxy.hold()) for _ in range(2)]  # both slots
+            await asyncio.sleep(0)
+            with orb.aio.call_timeout(0.2), pytest.raises(orb.TimeoutError):
+                await proxy.echo("queued, never sent")
+            queued = asyncio.create_task(proxy.echo("cancelled while queued"))
+            await asyncio.sleep(0)
+            queued.cancel()
+            waiting = asyncio.create_task(proxy.echo("waits its turn"))
+            await asyncio.sleep(0)
+            assert not waiting.done()
+            worker.release.set()
+            assert await asyncio.gather(*holding) == [True, True]
+            assert await waiting == "waits its turn"
+            # Every slot came back: a full window of calls still goes through.
+            assert await asyncio.gather(*[proxy.echo(i) for i in range(10)]) == list(range(10))
+
+        run(main())

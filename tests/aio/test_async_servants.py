@@ -149,3 +149,16 @@ def test_broker_close_cancels_running_async_methods(client: orb.ORB) -> None:
     assert worker.cancelled.wait(5)
     with pytest.raises(orb.CommunicationError):
         future.result(5)
+
+
+def test_an_aio_broker_outliving_its_loop_serves_async_methods_on_its_own(client: orb.ORB) -> None:
+    async def make() -> orb.aio.ORB:
+        return orb.aio.ORB(listen="tcp://127.0.0.1:0")
+
+    server = run(make())  # that loop is closed now
+    try:
+        proxy = client.proxy(server.export(Worker()))
+        assert proxy.aecho("later") == "later"
+        assert proxy.loop_thread().startswith("orb-loop")
+    finally:
+        server.close()

@@ -46,8 +46,8 @@ def test_the_producer_pauses_for_a_slow_consumer(server: orb.ORB, client: orb.OR
             if consumed % 50 == 1:
                 # Let the producer run as far ahead as it can, then check it stopped
                 # at the window: nothing is consumed (no credit is granted) meanwhile.
-                wait_until(lambda: producer.counted() >= min(consumed + INITIAL_CREDIT // 2,
-                                                             5 * INITIAL_CREDIT))
+                ahead = min(consumed + INITIAL_CREDIT // 2, 5 * INITIAL_CREDIT)
+                wait_until(lambda ahead=ahead: producer.counted() >= ahead)
                 for _ in range(3):  # round trips on the same connection take time
                     assert producer.counted() - consumed <= INITIAL_CREDIT
             assert producer.counted() - consumed <= INITIAL_CREDIT
