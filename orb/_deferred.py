@@ -88,7 +88,11 @@ def start(
             return False
         AsyncProducer(channel, request_id, context, value, loop).start(counted)
         return True
-    SyncProducer(channel, request_id, context, value).start(counted)
+    producer = SyncProducer(channel, request_id, context, value)
+    if counted:  # on the worker that serves the call: pull the first items here
+        producer.start(counted)
+    else:  # on the event loop (an async method returned it): never pull here
+        producer.start_elsewhere()
     return True
 
 

@@ -119,8 +119,11 @@ class _Producer:
         except (LocalProtocolError, TypeError) as exc:
             log.debug("stream %d ends: %s", self.request_id, exc)
             self.closed = self.finished = True
-            buffers = conn.send(StreamItems(request_id=self.request_id, items=[])) if first else []
-            buffers += conn.send(Error(request_id=self.request_id, exception=exc))
+            try:
+                buffers = conn.send(StreamItems(request_id=self.request_id, items=[])) if first else []
+                buffers += conn.send(Error(request_id=self.request_id, exception=exc))
+            except LocalProtocolError:  # the connection closed: nothing can be sent any more
+                buffers = []
         return buffers
 
     def _error(self, exc: BaseException) -> Error:
@@ -162,6 +165,13 @@ class SyncProducer(_Producer):
         self.channel.job_started(self.request_id, self, counted=counted)
         self._arm(0)
         self.pump()
+
+    def start_elsewhere(self) -> None:
+        """Begin on a worker thread (the caller must not run the iterator)."""
+        self.running = True
+        self.channel.job_started(self.request_id, self)
+        self._arm(0)
+        self._resume()
 
     def pump(self) -> None:
         """Pull items while there is credit; give the thread back when there is none."""
@@ -688,3 +698,7 @@ HANDLERS = {
     StreamCredit: on_credit,
     StreamClose: on_close,
 }
+
+
+Stream.__module__ = "orb"
+AsyncStream.__module__ = "orb.aio"

@@ -164,5 +164,21 @@ class Producer:
         finally:
             self.closed.set()
 
+    async def later_iterator(self, count: int) -> Iterator[str]:
+        """An async method whose result is a plain iterator: streamed from a worker."""
+        await asyncio.sleep(0)
+        loop_thread = threading.current_thread().name
+
+        def items() -> Iterator[str]:
+            for i in range(count):
+                yield f"{i} {threading.current_thread().name != loop_thread}"
+
+        return items()
+
+    async def later_ticks(self, count: int) -> AsyncIterator[int]:
+        """An async method whose result is an async generator."""
+        await asyncio.sleep(0)
+        return self.ticks(count)
+
     def __iter__(self) -> Iterator[str]:
         return iter(["x", "y", "z"])

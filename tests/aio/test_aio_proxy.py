@@ -85,6 +85,9 @@ def test_a_proxy_returned_by_an_awaited_call_is_awaitable(server: orb.ORB, clien
         other = await proxy.make_worker()
         assert isinstance(other, orb.aio.Proxy)
         assert await other.echo(5) == 5
+        back = await proxy.echo(other)  # an aio proxy travels by reference too
+        assert isinstance(back, orb.aio.Proxy)
+        assert back == other
 
     run(main())
 

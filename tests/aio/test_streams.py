@@ -204,3 +204,10 @@ def test_async_consumer_of_a_slow_producer_is_paused_by_credit(
         assert consumed == 3 * INITIAL_CREDIT
 
     run(main())
+
+
+def test_async_methods_may_return_iterators(server: orb.ORB, client: orb.ORB) -> None:
+    proxy = client.proxy(server.export(Producer()))
+    # A plain iterator is pulled on worker threads, never on the event loop.
+    assert list(proxy.later_iterator(3)) == ["0 True", "1 True", "2 True"]
+    assert list(proxy.later_ticks(100)) == list(range(100))
