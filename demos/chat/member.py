@@ -26,12 +26,10 @@ class Member:
     def __init__(self) -> None:
         self.name = "?"
 
-    @orb.oneway
     def hear(self, who: str, text: str) -> None:
         """Someone said ``text``."""
         self._print(f"<{who}> {text}")
 
-    @orb.oneway
     def notice(self, text: str) -> None:
         """Something happened in the room."""
         self._print(f"* {text}")

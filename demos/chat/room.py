@@ -79,8 +79,8 @@ class Room:
         gone = []
         for name, member in members:
             try:
-                getattr(member, method)(*args)  # one-way: the room does not wait for anyone
-            except orb.CommunicationError:
+                getattr(member, method)(*args)  # a call back into the member's process
+            except orb.CommunicationError:  # timed out too (orb.TimeoutError)
                 gone.append(name)  # its process went away without leaving
         for name in gone:
             with self._lock:
@@ -92,7 +92,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_tls_arguments(parser)
     tls = tls_from_args(parser.parse_args(argv))
-    with orb.ORB(listen="tls://127.0.0.1:0", tls=tls) as broker:
+    # A member that stops answering holds up a message for at most `timeout` seconds.
+    with orb.ORB(listen="tls://127.0.0.1:0", tls=tls, timeout=5.0) as broker:
         ref = broker.export(Room(), name="chat/lobby")
         print(f"room chat/lobby at {ref}", flush=True)
         print("ready", flush=True)
