@@ -8,7 +8,7 @@ driver instead, and :func:`start` gives them one:
   event loop; its outcome is sent from there, and a CANCEL for the call
   cancels the task, so the method sees ``asyncio.CancelledError``;
 * an iterator, generator or async generator is streamed
-  (:mod:`orb._streams`).
+  (:mod:`orb._streams`, :mod:`orb._producers`).
 
 Either way the call stays counted as in flight on its channel (and
 findable by request id, for CANCEL and stream credit) until it is done.
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._context import CallContext, reset_current, set_current
 from ._errors import CommunicationError
-from ._streams import AsyncProducer, SyncProducer
+from ._producers import AsyncProducer, SyncProducer
 from ._wire import Call, Error, Oneway, Reply
 
 if TYPE_CHECKING:
