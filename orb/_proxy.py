@@ -122,23 +122,34 @@ class Proxy:
     def _orb_has(self, name: str) -> bool:
         return self._orb_interface().method(name) is not None
 
+    def _orb_forward(self, name: str, args: tuple, refusal: str) -> Any:
+        # A protocol the remote class lacks fails as it would locally (a
+        # TypeError), so list(), len() and ``in`` behave as on the object.
+        if not self._orb_has(name):
+            raise TypeError(refusal.format(type=self._orb_interface().type_name))
+        return self._orb_call(name, args, {})
+
     def __len__(self) -> int:
-        return self._orb_call("__len__", (), {})
+        return self._orb_forward("__len__", (), "object of type {type!r} has no len()")
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._orb_call("__iter__", (), {}))
+        return iter(self._orb_forward("__iter__", (), "{type!r} object is not iterable"))
 
     def __getitem__(self, key: Any) -> Any:
-        return self._orb_call("__getitem__", (key,), {})
+        return self._orb_forward("__getitem__", (key,), "{type!r} object is not subscriptable")
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._orb_call("__setitem__", (key, value), {})
+        self._orb_forward(
+            "__setitem__", (key, value), "{type!r} object does not support item assignment"
+        )
 
     def __delitem__(self, key: Any) -> None:
-        self._orb_call("__delitem__", (key,), {})
+        self._orb_forward("__delitem__", (key,), "{type!r} object does not support item deletion")
 
     def __contains__(self, item: Any) -> bool:
-        return self._orb_call("__contains__", (item,), {})
+        if not self._orb_has("__contains__") and self._orb_has("__iter__"):
+            return any(x is item or x == item for x in self)
+        return self._orb_forward("__contains__", (item,), "argument of type {type!r} is not iterable")
 
     def __bool__(self) -> bool:
         if self._orb_has("__bool__"):

@@ -197,10 +197,12 @@ def test_repr_is_local(remote: orb.Proxy) -> None:
 
 
 def test_dunders_a_class_lacks_are_refused(server: orb.ORB, client: orb.ORB) -> None:
+    # As on a local object: a protocol the class lacks is a TypeError, so
+    # list() (which asks for a length hint) still works on an iterable proxy.
     proxy = client.proxy(server.export(Partly()))
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError, match="has no len"):
         len(proxy)
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError, match="not subscriptable"):
         proxy["x"]  # noqa: B018
 
 
@@ -443,3 +445,17 @@ def test_oneway_failure_is_logged_on_the_server(
     assert record.name.startswith("orb.")
     assert record.exc_info is not None and "one-way failure" in str(record.exc_info[1])
     assert proxy.ping() == "pong"
+
+
+@orb.expose
+class Countdown:
+    """Iterable, without __len__ or __contains__."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter([3, 2, 1])
+
+
+def test_list_and_in_work_on_an_iterable_without_len(server: orb.ORB, client: orb.ORB) -> None:
+    proxy = client.proxy(server.export(Countdown()))
+    assert list(proxy) == [3, 2, 1]
+    assert 2 in proxy and 7 not in proxy
