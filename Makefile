@@ -5,7 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean
+# The demos beside the tour, each `python demos/<name>/run.py`: make demo-chat etc.
+DEMOS := dgc workqueue chat bank ticker
+DEMO_TARGETS := $(addprefix demo-,$(DEMOS))
+
+.PHONY: demo demos $(DEMO_TARGETS) test lint bench fuzz clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +19,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 demo: $(STAMP)
 	$(PY) demos/tour.py
+
+$(DEMO_TARGETS): demo-%: $(STAMP)
+	$(PY) demos/$*/run.py
+
+# The tour and every demo, one after the other.
+demos: demo $(DEMO_TARGETS)
 
 test: $(STAMP)
 	$(PY) -m pytest
