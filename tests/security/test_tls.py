@@ -243,10 +243,12 @@ def test_closing_the_server_fails_calls_in_flight_cleanly(tls_server: orb.ORB, a
     thread = threading.Thread(target=lambda: _capture(errors, slow.wait))
     thread.start()
     assert started.wait(5)
-    tls_server.close()
-    release.set()
-    thread.join(10)
+    closing = threading.Thread(target=tls_server.close)  # waits for the running servant
+    closing.start()
+    thread.join(10)  # the caller hears of it while the servant still runs
     assert errors and isinstance(errors[0], orb.CommunicationError)
+    release.set()
+    closing.join(10)
 
 
 def _capture(errors: list[BaseException], call: Any) -> None:
