@@ -15,6 +15,7 @@ import pytest
 DEMOS = Path(__file__).resolve().parent.parent / "demos"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_tour_runs_every_step_and_exits_zero(tmp_path: Path) -> None:
     # From an unrelated working directory: the tour must find its own files.

@@ -9,6 +9,7 @@ import pytest
 from demo_run import run_demo
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_bank_demo_lets_owners_withdraw_and_tellers_only_read(tmp_path: Path) -> None:
     out = run_demo("bank/run.py", tmp_path, timeout=45)

@@ -8,6 +8,7 @@ import pytest
 from demo_run import run_demo
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_chat_demo_signs_messages_by_certificate_and_refuses_strangers(tmp_path: Path) -> None:
     out = run_demo("chat/run.py", tmp_path, timeout=75)

@@ -9,6 +9,7 @@ import pytest
 from demo_run import run_demo
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_dgc_demo_collects_every_session(tmp_path: Path) -> None:
     out = run_demo("dgc/run.py", tmp_path, timeout=45)

@@ -10,6 +10,7 @@ import pytest
 from demo_run import run_demo
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_ticker_demo_streams_to_two_thousand_subscribers(tmp_path: Path) -> None:
     out = run_demo("ticker/run.py", tmp_path, timeout=75)

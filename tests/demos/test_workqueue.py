@@ -9,6 +9,7 @@ import pytest
 from demo_run import run_demo
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_workqueue_demo_redoes_the_killed_workers_job(tmp_path: Path) -> None:
     out = run_demo("workqueue/run.py", tmp_path, timeout=75)
