@@ -17,9 +17,9 @@ each other's naming service.
 
 from __future__ import annotations
 
+import io
 import os
 import queue
-import re
 import shlex
 import shutil
 import subprocess
@@ -88,7 +88,7 @@ class Process:
         wanted = match if callable(match) else (lambda line: line == match)
         what = match if isinstance(match, str) else "the expected line"
         deadline = time.monotonic() + timeout
-        lines = []
+        lines: list[str] = []
         while True:
             try:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -109,7 +109,7 @@ class Process:
 
     def drain(self) -> list[str]:
         """The lines printed so far and not read yet, without waiting."""
-        lines = []
+        lines: list[str] = []
         while True:
             try:
                 line = self.lines.get_nowait()
@@ -305,13 +305,6 @@ def short_id(orb_id: str | bytes) -> str:
     return text[:8]
 
 
-def shown(text: str, names: dict[str, str]) -> str:
-    """``text`` with the ORB ids in ``names`` replaced by the names of their processes."""
-    for orb_id, name in names.items():
-        text = re.sub(orb_id, name, text)
-    return text
-
-
 # -- running a demo ---------------------------------------------------------------
 
 
@@ -324,7 +317,8 @@ def run_demo(title: str, intro: str, stages: Steps[Any], context: Any, outro: st
     running after ``deadline`` seconds (something hangs) is stopped with
     exit status 1, its processes killed.
     """
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     started = time.monotonic()
     watchdog = threading.Timer(deadline, _give_up, (context.cast, deadline))
     watchdog.daemon = True

@@ -25,6 +25,7 @@ more step in the client).
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import tempfile
@@ -132,7 +133,8 @@ def stop_naming_daemon(tour: Tour) -> None:
 
 
 def main() -> int:
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)
     print("orb tour".center(72))
     print("=" * 72)
     say("""orb lets one Python process call objects that live in another, through

@@ -64,7 +64,7 @@ class Demo:
     def server_lines(self, count: int, timeout: float) -> list[str]:
         """Wait for ``count`` 'collected' lines from the server and print them."""
         server = self.cast["server"]
-        collected = []
+        collected: list[str] = []
         while len(collected) < count:
             for line in server.expect(lambda text: "collected" in text, timeout):
                 print(f"  {line}")

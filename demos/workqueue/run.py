@@ -95,10 +95,11 @@ def stream_results(demo: Demo) -> None:
     assignment, and its __orb_unreferenced__ hook puts the job back in the
     queue for the other workers. (A result w2 handed in just before it died
     may still arrive after the kill.)"""
-    assert demo.dispatcher is not None
+    dispatcher = demo.dispatcher
+    assert dispatcher is not None
     dispatcher_process = demo.cast["dispatcher"]
     print(f"  >>> for result in dispatcher.submit({len(JOBS)} jobs):")
-    for result in demo.dispatcher.submit(JOBS):
+    for result in dispatcher.submit(JOBS):
         for line in dispatcher_process.drain():
             print(f"  {line}")
         demo.results.append(result)
@@ -106,7 +107,7 @@ def stream_results(demo: Demo) -> None:
         print(f"  job {result['job']:>2}: {result['primes']:>5} primes below "
               f"{result['below']:>6}, by {result['worker']}{again}")
         if len(demo.results) == 2:
-            held = wait_for(lambda: demo.dispatcher.assignments().get(VICTIM), 10.0,
+            held = wait_for(lambda: dispatcher.assignments().get(VICTIM), 10.0,
                             f"{VICTIM} holding a job")
             victim = demo.cast[VICTIM]
             victim.kill()
@@ -136,8 +137,9 @@ def name_expires(demo: Demo) -> None:
     print(f"  ({gone} is gone; {VICTIM} was killed {time.monotonic() - demo.killed_at:.1f} s ago)")
     check(names == [f"workqueue/workers/{w}" for w in WORKERS if w != VICTIM],
           f"the other workers keep their names: {names}")
-    assert demo.dispatcher is not None
-    stats = wait_for(lambda: (s := demo.dispatcher.stats())["objects"]["implicit"] == 0 and s,
+    dispatcher = demo.dispatcher
+    assert dispatcher is not None
+    stats = wait_for(lambda: (s := dispatcher.stats())["objects"]["implicit"] == 0 and s,
                      5.0, "the assignments to be collected")
     print("  >>> dispatcher.stats()")
     print(f"  objects   {stats['objects']}")

@@ -45,7 +45,12 @@ class Worker:
 def main(argv: list[str]) -> int:
     name = argv[0]
     stop = threading.Event()
-    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+
+    def wait_for_end_of_input() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=wait_for_end_of_input, daemon=True).start()
     with orb.ORB(listen="tcp://127.0.0.1:0", timeout=10.0) as broker:
         worker = Worker(name)
         broker.export(worker, name=f"workqueue/workers/{name}", metadata={"pid": os.getpid()})
