@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -120,9 +119,7 @@ class OrbSystem(System):
         except ImportError:
             raise NotAvailable("orb.aio missing") from None
         async with aio.ORB() as broker:
-            proxy = broker.proxy(address)
-            if inspect.isawaitable(proxy):
-                proxy = await proxy
+            proxy = await aio.proxy(address, broker=broker)
             yield proxy.echo
 
     def close(self) -> None:

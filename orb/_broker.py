@@ -24,6 +24,7 @@ from ._config import Config, Limits
 from ._dispatch import Dispatcher
 from ._errors import CommunicationError, ObjectNotFound, OrbError, ProtocolError, TimeoutError
 from ._exposure import Instance
+from ._inline import InlineWatch
 from ._interface import Interface
 from ._loop import Loops
 from ._pool import WorkerPool
@@ -97,6 +98,8 @@ class ORB:
         limits = self.config.limits
         self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
         self._pool = WorkerPool(self.config.max_workers)
+        self._inline_watch = InlineWatch()  # incoming calls run by reader threads (orb._inline)
+        self._readers: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
         # The event loop for async servant methods and stream timers (started on first use).
         self._loops = Loops()
         self._lock = threading.RLock()
@@ -350,6 +353,10 @@ class ORB:
                 channel.close("broker shutting down")
                 return
             self._channels.add(channel)
+            if channel._reader is not None:
+                # Joined at close even when its channel closed (and left
+                # _channels) just before: it may still be finishing.
+                self._readers.add(channel._reader)
             current = self._by_orb.get(channel.peer.orb_id)
             if current is None or current.closed:
                 self._by_orb[channel.peer.orb_id] = channel
@@ -576,13 +583,17 @@ class ORB:
             channel.close("broker shutting down")
         for transport in incoming.values():
             transport.close()
-        self._pool.shutdown()
+        # One grace period in all for servants still running, in the worker
+        # pool or on reader threads (which run short calls themselves).
+        grace = time.monotonic() + 5.0
+        self._pool.shutdown(5.0)
+        self._inline_watch.close()
         self._loops.close()
         current = threading.current_thread()
-        readers = [c._reader for c in channels if c._reader is not None]
+        readers = {c._reader for c in channels if c._reader is not None} | set(self._readers)
         for thread in [*self._threads, *incoming, *readers]:
             if thread is not current:
-                thread.join(5)
+                thread.join(max(0.0, grace - time.monotonic()))
         from . import _default
 
         _default.unregister(self)

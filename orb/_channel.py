@@ -1,11 +1,11 @@
 """The blocking driver of one connection.
 
 A :class:`Channel` moves bytes between a transport and the sans-I/O
-:class:`orb._wire.Connection`. The hot path has one thread hand-off each
-way: a caller encodes and sends its Call on its own thread and waits on a
-lock; the channel's one reader thread decodes the Reply and releases that
-lock. Incoming Calls are handed to the broker's worker pool, whose worker
-sends the Reply itself.
+:class:`orb._wire.Connection`. A caller encodes and sends its Call on its
+own thread and, when nobody else is reading, reads the Reply itself; the
+channel's reader thread reads the rest of the time, and runs incoming
+Calls itself or hands them to the broker's worker pool, whose worker
+sends the Reply. orb._reading says who reads when.
 
 Either side may call the other over the same channel, so a server calls
 back into a client-only ORB over the connection the client opened.
@@ -27,7 +27,6 @@ import logging
 import threading
 import weakref
 import time
-from _thread import allocate_lock
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +34,10 @@ from . import _streams
 from ._context import CallContext, Peer
 from ._deferred import LATER
 from ._errors import CommunicationError, LocalProtocolError, OrbError, ProtocolError, TimeoutError
+from ._reading import Reading, ThreadWaiter
+from ._slots import Slots
 from ._transport import RECV_SIZE, Transport
 from ._wire import (
-    NEED_DATA,
     Call,
     Cancel,
     Connection,
@@ -58,24 +58,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("orb.channel")
 
 
-class _Pending:
-    """One call waiting for its reply; the lock is released when it arrives.
+class _Pending(ThreadWaiter):
+    """One call a blocked thread waits for; released when its reply arrives.
 
     Whoever takes a waiter out of ``Channel._pending`` fills in ``ok``,
     ``value`` and ``refs`` and calls ``lock.release()`` exactly once. Here
-    ``lock`` is a held lock that a blocked caller waits on; the waiters of
-    orb._waiters present themselves as the lock and complete a future.
+    the waiter is its own lock (see orb._reading); the waiters of
+    orb._waiters present themselves as the lock too and complete a future.
     """
 
-    __slots__ = ("lock", "ok", "value", "method", "refs")
-
-    def __init__(self, method: str) -> None:
-        self.lock = allocate_lock()
-        self.lock.acquire()
-        self.ok = False
-        self.value: Any = None
-        self.method = method
-        self.refs: list[Any] = []  # new proxies in the reply, to claim leases on
+    __slots__ = ()
 
     def open_stream(self, channel: Channel, request_id: int) -> Any:
         """The consumer of a streamed result (the call returns it)."""
@@ -105,7 +97,7 @@ class Channel:
         self._send_lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
         self._request_ids = itertools.count(1)
-        self._call_slots = threading.BoundedSemaphore(limits.max_pending)
+        self._call_slots = Slots(limits.max_pending)
         # Awaited calls waiting for a call slot (orb._aiochannel._QueuedCall).
         self._slot_waiters: collections.deque[Any] = collections.deque()
         # Streams consumed here, by request id; dropped ones vanish (orb._streams).
@@ -116,7 +108,8 @@ class Channel:
         self._incoming = 0
         self._incoming_lock = threading.Lock()
         self._recv_buffer = bytearray(RECV_SIZE)
-        self._idle_timeout = limits.idle_timeout
+        # Who reads the connection: callers, the reader thread, a stand-in.
+        self._reading = Reading(self)
         self._idle_timeout = limits.idle_timeout
         self._reader: threading.Thread | None = None
         # Proxies made while decoding the current message that need a DGC
@@ -214,6 +207,7 @@ class Channel:
                 except (OSError, OrbError):
                     pass
         self.transport.close()
+        self._reading.wake_background()  # a parked reader thread ends
         self._fail_pending(reason)
         for callback in self._on_close:
             try:
@@ -253,19 +247,25 @@ class Channel:
             waiter = _Pending(method)
             self._pending[request_id] = waiter
             try:
-                self.send(Call(request_id=request_id, object_id=object_id, method=method,
-                               args=args, kwargs=kwargs))
+                if self.closed:
+                    raise self._closed_error()
+                self.write(self.conn.send_call(request_id, object_id, method, args, kwargs),
+                           wake_reader=False)
             except BaseException:
                 self._pending.pop(request_id, None)
                 raise
-            if not waiter.lock.acquire(timeout=-1 if timeout is None else timeout):
+            try:
+                replied = self._reading.wait(waiter, request_id, timeout)
+            except BaseException:  # interrupted (Ctrl-C): forget the call, ask the peer to drop it
                 if self._pending.pop(request_id, None) is not None:
                     self._send_quietly(Cancel(request_id=request_id))
-                    raise TimeoutError(
-                        f"no reply to {method!r} from {self.transport.peer_address} "
-                        f"within {timeout:g}s"
-                    )
-                waiter.lock.acquire()  # the reply raced the timeout: take it
+                raise
+            if not replied:  # timed out, and withdrawn from _pending
+                self._send_quietly(Cancel(request_id=request_id))
+                raise TimeoutError(
+                    f"no reply to {method!r} from {self.transport.peer_address} "
+                    f"within {timeout:g}s"
+                )
         finally:
             if self._slot_waiters:
                 self._release_slot()
@@ -304,16 +304,20 @@ class Channel:
             f"connection to {self.transport.peer_address} is closed ({self.close_reason})"
         )
 
-    def write(self, buffers: list[bytes], *, wait: bool = True) -> bool:
+    def write(self, buffers: list[bytes], *, wait: bool = True, wake_reader: bool = True) -> bool:
         """Write encoded frames; raises CommunicationError when the connection is lost.
 
         With ``wait=False`` it returns False, writing nothing, when another
         sender holds the connection (an event loop must not wait for it).
+        ``wake_reader=False`` is for a blocked caller, which reads its reply
+        itself; other writers see to it that the reader thread reads (see
+        orb._reading).
         """
         if wait:
             self._send_lock.acquire()
         elif not self._send_lock.acquire(blocking=False):
             return False
+        failure: OSError | None = None
         try:
             if self.closed:
                 raise self._closed_error()
@@ -321,10 +325,12 @@ class Channel:
                 self.transport.send(buffers)
             except OSError as exc:
                 failure = exc
-            else:
-                return True
         finally:
             self._send_lock.release()
+        if failure is None:
+            if wake_reader:
+                self._reading.after_write()
+            return True
         self.close(f"send failed: {failure}", say_goodbye=False)
         raise CommunicationError(
             f"cannot send to {self.transport.peer_address}: {failure}"
@@ -350,39 +356,9 @@ class Channel:
             self.conn.receive_data(b"")
 
     def read_loop(self) -> None:
-        """Read and handle events until the connection closes."""
-        reason = "connection closed by peer"
-        try:
-            while not self.closed:
-                event = self.conn.next_event()
-                if event is NEED_DATA:
-                    try:
-                        self._receive()
-                    except builtins.TimeoutError:  # only incoming channels have an idle timeout
-                        if self._pending or self._incoming:
-                            continue
-                        reason = f"idle for {self._idle_timeout:g}s"
-                        log.info("closing connection from %s: %s", self.transport.peer_address,
-                                 reason)
-                        self.close(reason)  # with a Goodbye: the peer reconnects when needed
-                        return
-                    continue
-                handler = self._handlers.get(type(event))
-                if handler is None:  # ConnectionClosed
-                    reason = getattr(event, "reason", "") or reason
-                    break
-                handler(self, event)
-        except ProtocolError as exc:
-            reason = f"protocol error: {exc}"
-            log.warning("closing connection from %s: %s", self.transport.peer_address, reason)
-            self.close(reason)
-            return
-        except OSError as exc:
-            reason = f"connection lost: {exc}"
-        except Exception as exc:  # a bug must not leave callers waiting forever
-            log.exception("reader of %r failed", self)
-            reason = f"internal error: {exc}"
-        self.close(reason, say_goodbye=False)
+        """The reader thread: read and handle events (taking turns with callers, see
+        orb._reading) until the connection closes."""
+        self._reading.background()
 
     def _take_refs(self) -> list[Any]:
         refs = self.decoded_refs
@@ -411,6 +387,11 @@ class Channel:
 
     def _on_call(self, message: Call | Oneway) -> None:
         refs = self._take_refs()
+        if self._admit(message):
+            self.broker._pool.submit(self._serve, message, refs)
+
+    def _admit(self, message: Call | Oneway) -> bool:
+        """Count an incoming call as in flight; refuse it when too many are."""
         with self._incoming_lock:
             if self._incoming >= self._max_incoming:
                 busy = True
@@ -427,8 +408,8 @@ class Channel:
                     "dropped one-way call %s() from %s: too many calls in flight (limit %d)",
                     message.method, self.transport.peer_address, self._max_incoming,
                 )
-            return
-        self.broker._pool.submit(self._serve, message, refs)
+            return False
+        return True
 
     def _serve(self, message: Call | Oneway, refs: list[Any]) -> None:
         reply: Any = None

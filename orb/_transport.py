@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import socket
 import stat
+import struct
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -21,6 +23,9 @@ from ._refs import Endpoint
 
 #: Receive buffer size; one recv_into per this many bytes of a large frame.
 RECV_SIZE = 256 * 1024
+
+# struct timeval, for SO_RCVTIMEO and SO_SNDTIMEO.
+_TIMEVAL = struct.Struct("@ll")
 
 
 class Transport(Protocol):
@@ -58,19 +63,45 @@ class SocketTransport:
     def __init__(self, sock: socket.socket, peer_address: str) -> None:
         self.sock = sock
         self.peer_address = peer_address
+        self._poller: select.poll | None = None
 
     def send(self, buffers: Sequence[bytes]) -> None:
-        total = sum(len(b) for b in buffers)
-        sent = self.sock.sendmsg(buffers)
-        if sent < total:  # a partial write: finish with the rest, in order
-            rest = memoryview(b"".join(buffers))[sent:]
-            self.sock.sendall(rest)
+        try:
+            sent = self.sock.sendmsg(buffers)
+            for buffer in buffers:  # after a partial write, finish in order, copying nothing
+                size = len(buffer)
+                if sent < size:
+                    self.sock.sendall(memoryview(buffer)[sent:])
+                    sent = 0
+                else:
+                    sent -= size
+        except BlockingIOError:  # SO_SNDTIMEO expired (see settimeout)
+            raise socket.timeout("timed out") from None
 
     def recv_into(self, buffer: memoryview) -> int:
-        return self.sock.recv_into(buffer)
+        try:
+            return self.sock.recv_into(buffer)
+        except BlockingIOError:  # SO_RCVTIMEO expired (see settimeout)
+            raise socket.timeout("timed out") from None
+
+    def wait_readable(self, timeout: float) -> bool:
+        """True once a read would not block (data, or the end of the stream);
+        False when ``timeout`` seconds passed first. Lets a caller with a
+        deadline read its own reply (orb._reading)."""
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select.poll()
+            poller.register(self.sock, select.POLLIN)
+        return bool(poller.poll(max(timeout, 0.0) * 1000))
 
     def settimeout(self, timeout: float | None) -> None:
-        self.sock.settimeout(timeout)
+        # The socket stays in blocking mode and the kernel enforces the
+        # timeout (SO_RCVTIMEO/SO_SNDTIMEO): a Python-level socket timeout
+        # would cost a poll() before every send and receive.
+        seconds = 0.0 if timeout is None else max(timeout, 1e-6)
+        value = _TIMEVAL.pack(int(seconds), int(seconds % 1 * 1_000_000))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

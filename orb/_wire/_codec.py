@@ -96,6 +96,11 @@ MAX_EXT_DEPTH = 32
 
 Pack = Callable[[Any], bytes]
 
+# Initial buffer of a msgpack Packer, and how many idle packers an encoder
+# keeps per nesting level (see Codec._packer_level).
+_PACKER_BUFFER = 64 * 1024
+_FREE_PACKERS = 4
+
 #: Exact type -> function(value, pack for nested payloads) -> ExtType.
 _ENCODERS: dict[type, Callable[[Any, Pack], msgpack.ExtType]] = {
     tuple: lambda v, pack: msgpack.ExtType(EXT.TUPLE, pack(list(v))),
@@ -259,20 +264,29 @@ class Codec:
             # Packers are reused through a free list: list.pop/append are
             # atomic, so this is thread-safe without a lock, and a Packer is
             # several times cheaper to reuse than msgpack.packb is to call.
+            # A Packer keeps the buffer it grew to, so the list keeps a few
+            # packers, and none that packed a large value.
             try:
                 packer = packers.pop()
             except IndexError:
-                packer = msgpack.Packer(default=default, use_bin_type=True, strict_types=True)
+                packer = msgpack.Packer(
+                    default=default, use_bin_type=True, strict_types=True, buf_size=_PACKER_BUFFER
+                )
             try:
-                return packer.pack(value)
+                data = packer.pack(value)
             except EncodeError:
                 packer.reset()
+                if len(packers) < _FREE_PACKERS:
+                    packers.append(packer)
                 raise
             except (TypeError, ValueError, OverflowError, RecursionError) as exc:
                 packer.reset()
+                if len(packers) < _FREE_PACKERS:
+                    packers.append(packer)
                 raise EncodeError(f"cannot encode value: {exc}") from None
-            finally:
+            if len(data) <= _PACKER_BUFFER and len(packers) < _FREE_PACKERS:
                 packers.append(packer)
+            return data
 
         return pack
 

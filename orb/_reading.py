@@ -1,0 +1,370 @@
+"""Who reads a channel's connection, and when.
+
+One thread at a time reads a connection: the one holding the channel's
+reading *role*. Any thread may hold it:
+
+* a **caller** waiting for its reply reads the connection itself when
+  nobody else does, so the reply wakes the thread that waits for it and
+  no other (the floor's one context switch per call, not two). While it
+  reads it also hands other callers their replies and queues incoming
+  calls for the worker pool. When its reply is in, it hands the role on:
+  to another blocked caller (woken to read), else to the background
+  reader when something else awaits data.
+* the **background reader** (one thread per connection) reads when no
+  caller does: it serves incoming calls and notices the peer hanging up.
+  It runs an incoming call itself, not in a worker, when nothing else
+  awaits data on the connection; the broker's :class:`orb._inline.InlineWatch`
+  starts a *stand-in* reader when that call runs past its budget, so a
+  slow call holds up the rest of its connection for about that long.
+  On a connection this side dialed, after it handed a reply to a caller
+  that could have read for itself, it steps back for :data:`STEP_BACK`
+  seconds so that callers making call after call read their own replies;
+  anything that arrives while nobody reads waits at most that long.
+
+A caller with a timeout reads only over transports that can wait for
+data with a timeout (``wait_readable``); otherwise it waits for others
+to read, as do coroutines and ``orb.future`` callers, whose writes wake
+the background reader when it stepped back.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import threading
+import time
+from _thread import allocate_lock
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ProtocolError
+from ._inline import start_standin
+from ._wire import NEED_DATA, Call, Oneway
+
+if TYPE_CHECKING:
+    from ._channel import Channel
+
+log = logging.getLogger("orb.channel")
+
+#: Seconds the background reader of an outgoing connection leaves the
+#: reading to callers after it handed one a reply.
+STEP_BACK = 0.01
+
+# Who holds the role.
+_BACKGROUND = "background"
+_CALLER = "caller"
+_STANDIN = "stand-in"
+
+# Why a reader stopped reading.
+_DONE = 0  # a caller's reply is in, or its deadline passed
+_STEP_BACK = 1  # the background reader leaves the reading to callers
+_LOST = 2  # an inline call returned and another thread reads now
+_CLOSED = 3
+
+
+class ThreadWaiter:
+    """A thread blocked on one call: released (``done``) when its reply is in.
+
+    Whoever takes the waiter out of ``Channel._pending`` fills in ``ok``,
+    ``value`` and ``refs`` and calls ``lock.release()`` once (the waiter is
+    its own lock, like the waiters of orb._waiters). The reader that leaves
+    may also :meth:`promote` it: wake it to read the connection itself.
+    """
+
+    __slots__ = ("ok", "value", "method", "refs", "done", "promoted", "_wake")
+
+    def __init__(self, method: str) -> None:
+        self._wake = allocate_lock()
+        self._wake.acquire()
+        self.ok = False
+        self.value: Any = None
+        self.method = method
+        self.refs: list[Any] = []  # new proxies in the reply, to claim leases on
+        self.done = False
+        self.promoted = False
+
+    @property
+    def lock(self) -> ThreadWaiter:
+        return self
+
+    def release(self) -> None:
+        """The reply (or the failure) is in ``ok``/``value``."""
+        self.done = True
+        self._signal()
+
+    def promote(self) -> None:
+        """Wake the caller to read the connection itself."""
+        self.promoted = True
+        self._signal()
+
+    def _signal(self) -> None:
+        try:
+            self._wake.release()
+        except RuntimeError:  # already signalled and not yet seen: once is enough
+            pass
+
+    def sleep(self, timeout: float) -> bool:
+        """Wait until signalled (True) or ``timeout`` seconds passed (-1: forever)."""
+        return self._wake.acquire(timeout=timeout)
+
+
+class Reading:
+    """The reading role of one channel and the threads that take turns with it."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.role = allocate_lock()
+        self.owner: str | None = None
+        self._cond = threading.Condition(threading.Lock())
+        self._promote_lock = allocate_lock()  # promotion against a caller withdrawing
+        self._wanted = False  # the background reader should try the role now
+        self._parked = False  # the background reader waits
+        self._wants_role = False  # ... to get the role back: whoever leaves wakes it
+        self._stepped_back = False  # ... because callers read for themselves
+        self._sync_callers = False  # a caller that could read waited since the last step back
+        self._wait_readable = getattr(channel.transport, "wait_readable", None)
+
+    # -- callers ---------------------------------------------------------
+
+    def wait(self, waiter: ThreadWaiter, request_id: int, timeout: float | None) -> bool:
+        """Wait for ``waiter``'s reply, reading it when nobody else reads.
+
+        Returns False when ``timeout`` passed first; the waiter is then
+        withdrawn from the channel's pending calls.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        can_read = deadline is None or self._wait_readable is not None
+        try:
+            while not waiter.done:
+                if self.channel.closed:  # closing: the failure is on its way
+                    waiter.sleep(-1 if deadline is None else max(deadline - time.monotonic(), 0))
+                elif can_read and self.role.acquire(False):
+                    self.owner = _CALLER
+                    try:
+                        self._read(waiter, deadline)
+                    finally:
+                        self._leave()
+                else:
+                    if can_read:
+                        self._sync_callers = True
+                    elif not self.role.locked():
+                        self.wake_background()  # this caller cannot read: someone must
+                    if deadline is None:
+                        waiter.sleep(-1)
+                    else:
+                        waiter.sleep(max(deadline - time.monotonic(), 0.0))
+                    waiter.promoted = False  # if woken to read, the loop tries the role
+                if deadline is not None and not waiter.done and time.monotonic() >= deadline:
+                    return self._withdraw(waiter, request_id)
+        except BaseException:
+            if waiter.promoted:  # woken to read, but leaving: wake another
+                self._promote()
+            raise
+        return True
+
+    def _withdraw(self, waiter: ThreadWaiter, request_id: int) -> bool:
+        with self._promote_lock:
+            mine = self.channel._pending.pop(request_id, None) is not None
+        if mine:
+            if waiter.promoted:
+                self._promote()
+            return False
+        while not waiter.done:  # the reply raced the timeout: it is being handed over
+            waiter.sleep(-1)
+        return True
+
+    def _promote(self) -> bool:
+        """Wake one blocked caller to read; False when there is none."""
+        if not self.channel._pending:
+            return False
+        with self._promote_lock:
+            for waiter in list(self.channel._pending.values()):
+                if isinstance(waiter, ThreadWaiter) and not waiter.done and not waiter.promoted:
+                    waiter.promote()
+                    return True
+        return False
+
+    def _leave(self) -> None:
+        """Give up the role, and see that whoever needs the reading gets it."""
+        channel = self.channel
+        owner = self.owner
+        self.owner = None
+        self.role.release()
+        if channel.closed:
+            self.wake_background()
+            return
+        if self._promote():
+            return
+        if self._wants_role or (
+            owner is _CALLER and (channel._pending or channel._jobs or channel._streams)
+        ):
+            self.wake_background()
+
+    def after_write(self) -> None:
+        """A call that its sender will not read for was written: make sure someone reads."""
+        if self._parked and not self.role.locked():
+            self.wake_background()
+
+    # -- the background reader ---------------------------------------------
+
+    def background(self) -> None:
+        """The reader thread's loop; returns when the channel closes."""
+        channel = self.channel
+        while not channel.closed:
+            if self.role.acquire(False):
+                self.owner = _BACKGROUND
+                self._stepped_back = False
+                why = _CLOSED
+                try:
+                    why = self._read(None, None)
+                finally:
+                    if why != _LOST:
+                        self._leave()
+                if why == _STEP_BACK:
+                    self._stepped_back = True
+                    self._park(STEP_BACK)
+                elif why == _LOST:
+                    self._park(None)
+            elif self._stepped_back:
+                self._park(STEP_BACK)
+            else:
+                self._park(None)
+
+    def _park(self, timeout: float | None) -> None:
+        with self._cond:
+            if timeout is None:
+                self._wants_role = True
+                if not self.role.locked():
+                    self._wants_role = False
+                    return
+            if not self._wanted and not self.channel.closed:
+                self._parked = True
+                self._cond.wait(timeout)
+                self._parked = False
+            self._wanted = False
+            self._wants_role = False
+
+    def wake_background(self) -> None:
+        """Have the background reader try the role now (and end when closed)."""
+        with self._cond:
+            self._wanted = True
+            self._cond.notify()
+
+    def _should_step_back(self) -> bool:
+        channel = self.channel
+        if not (channel.outgoing and self._sync_callers) or channel._streams or channel._jobs:
+            return False
+        for waiter in list(channel._pending.values()):
+            if not isinstance(waiter, ThreadWaiter):  # a coroutine or future: it cannot read
+                return False
+        self._sync_callers = False
+        return True
+
+    def _may_inline(self) -> bool:
+        channel = self.channel
+        return not (channel._pending or channel._jobs or channel._streams)
+
+    def _serve_inline(self, message: Call | Oneway) -> bool:
+        """Run an incoming call on this (background) thread; False when the role was lost."""
+        channel = self.channel
+        refs = channel._take_refs()
+        if not channel._admit(message):
+            return True
+        self.owner = None
+        self.role.release()  # a caller (even this servant) may read meanwhile
+        watch = channel.broker._inline_watch
+        token = watch.begin(self)
+        try:
+            channel._serve(message, refs)
+        except Exception:  # like a worker: log, and keep serving the connection
+            log.exception("unhandled error serving %s()", message.method)
+        finally:
+            watch.end(token)
+        if self.role.acquire(False):
+            self.owner = _BACKGROUND
+            return True
+        return False
+
+    def need_standin(self) -> bool:
+        """For the inline watch: start a stand-in reader unless someone reads (True: done)."""
+        if self.channel.closed:
+            return True
+        if self.role.locked():
+            return False
+        start_standin(self._standin, f"orb-reader {self.channel.transport.peer_address}")
+        return True
+
+    def _standin(self) -> None:
+        if not self.role.acquire(False):
+            return
+        self.owner = _STANDIN
+        try:
+            self._read(None, None)
+        finally:
+            self._leave()
+
+    # -- reading -----------------------------------------------------------
+
+    def _read(self, waiter: ThreadWaiter | None, deadline: float | None) -> int:
+        """Read and handle events while holding the role; says why it stopped.
+
+        A caller (``waiter``) reads until its reply is in or ``deadline``
+        passes; the background reader until the channel closes, it steps
+        back, or an inline call lost it the role; a stand-in until the
+        background reader wants the role back.
+        """
+        channel = self.channel
+        conn = channel.conn
+        handlers = channel._handlers
+        background = self.owner is _BACKGROUND
+        reason = "connection closed by peer"
+        try:
+            while not channel.closed:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    if waiter is not None:
+                        if waiter.done:
+                            return _DONE
+                        if deadline is not None:
+                            remaining = deadline - time.monotonic()
+                            if remaining <= 0 or not self._wait_readable(remaining):
+                                return _DONE
+                    elif background:
+                        if self._should_step_back():
+                            return _STEP_BACK
+                    elif self._wants_role:  # a stand-in: the background reader is back
+                        return _DONE
+                    try:
+                        channel._receive()
+                    except builtins.TimeoutError:  # only incoming channels have an idle timeout
+                        if channel._pending or channel._incoming:
+                            continue
+                        reason = f"idle for {channel._idle_timeout:g}s"
+                        log.info("closing connection from %s: %s", channel.transport.peer_address,
+                                 reason)
+                        channel.close(reason)  # with a Goodbye: the peer reconnects when needed
+                        return _CLOSED
+                    continue
+                cls = type(event)
+                if background and (cls is Call or cls is Oneway) and self._may_inline():
+                    if not self._serve_inline(event):
+                        return _LOST
+                    continue
+                handler = handlers.get(cls)
+                if handler is None:  # ConnectionClosed
+                    reason = getattr(event, "reason", "") or reason
+                    break
+                handler(channel, event)
+            else:
+                return _CLOSED
+        except ProtocolError as exc:
+            reason = f"protocol error: {exc}"
+            log.warning("closing connection from %s: %s", channel.transport.peer_address, reason)
+            channel.close(reason)
+            return _CLOSED
+        except OSError as exc:
+            reason = f"connection lost: {exc}"
+        except Exception as exc:  # a bug must not leave callers waiting forever
+            log.exception("reader of %r failed", channel)
+            reason = f"internal error: {exc}"
+        channel.close(reason, say_goodbye=False)
+        return _CLOSED

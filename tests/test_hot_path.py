@@ -1,0 +1,169 @@
+"""The pieces of the call path made fast hold the same contract as the plain ones.
+
+``Connection.send_call`` frames exactly what ``send(Call(...))`` does; the
+channel's call slots behave like a bounded semaphore; the socket transport
+times out, waits for data and finishes partial writes like the socket
+module would, over real sockets.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import orb
+from orb._slots import Slots
+from orb._transport import SocketTransport
+from orb._wire import CODEC_VERSION, Call, Connection, Hello
+
+
+def _pair() -> tuple[Connection, Connection]:
+    codec = orb.Codec()
+
+    def connection() -> Connection:
+        return Connection(
+            hello=Hello(codec_version=CODEC_VERSION, orb_id=os.urandom(16)),
+            encode=codec.encoder(),
+            decode=codec.decoder(),
+        )
+
+    a, b = connection(), connection()
+    for data in a.start():
+        b.receive_data(data)
+    for data in b.start():
+        a.receive_data(data)
+    a.next_event()
+    b.next_event()
+    return a, b
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ([], {}),
+        ([1, "two", b"three", None], {"x": 1.5}),
+        ([(1, 2), {3}, datetime.date(2024, 1, 2)], {"deep": [[{"a": (1,)}]]}),
+        ([b"x" * 100_000], {}),
+    ],
+)
+def test_send_call_frames_what_send_of_a_call_does(args: list, kwargs: dict) -> None:
+    a, b = _pair()
+    fast = b"".join(a.send_call(7, "object", "method", args, kwargs))
+    plain = b"".join(
+        a.send(Call(request_id=7, object_id="object", method="method", args=args, kwargs=kwargs))
+    )
+    assert fast == plain
+    b.receive_data(fast)
+    assert b.next_event() == Call(
+        request_id=7, object_id="object", method="method", args=args, kwargs=kwargs
+    )
+
+
+def test_send_call_before_the_peer_hello_is_refused_like_send() -> None:
+    codec = orb.Codec()
+    a = Connection(hello=Hello(codec_version=CODEC_VERSION, orb_id=os.urandom(16)),
+                   encode=codec.encoder(), decode=codec.decoder())
+    with pytest.raises(orb.LocalProtocolError, match="Hello"):
+        a.send_call(1, "object", "method", [], {})
+    a.start()
+    with pytest.raises(orb.LocalProtocolError, match="before the peer's Hello"):
+        a.send_call(1, "object", "method", [], {})
+
+
+def test_slots_count_like_a_bounded_semaphore() -> None:
+    slots = Slots(2)
+    assert slots.acquire(blocking=False) and slots.acquire(timeout=None)
+    assert not slots.acquire(blocking=False)
+    started = time.monotonic()
+    assert not slots.acquire(timeout=0.05)
+    assert time.monotonic() - started >= 0.04
+    slots.release()
+    slots.release()
+    with pytest.raises(ValueError):
+        slots.release()
+
+
+def test_a_caller_waiting_for_a_slot_gets_the_one_released() -> None:
+    slots = Slots(1)
+    assert slots.acquire()
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(slots.acquire(timeout=10)))
+    waiter.start()
+    time.sleep(0.05)  # let it block (the result does not depend on it)
+    slots.release()
+    waiter.join(10)
+    assert got == [True]
+
+
+@pytest.fixture
+def sockets() -> tuple[socket.socket, socket.socket]:
+    a, b = socket.socketpair()
+    yield a, b
+    a.close()
+    b.close()
+
+
+def test_transport_timeout_raises_timeout_error(sockets: tuple[socket.socket, socket.socket]) -> None:
+    transport = SocketTransport(sockets[0], "pair")
+    transport.settimeout(0.05)
+    started = time.monotonic()
+    with pytest.raises(builtins.TimeoutError):
+        transport.recv_into(memoryview(bytearray(10)))
+    assert time.monotonic() - started >= 0.04
+    transport.settimeout(None)
+    sockets[1].sendall(b"hello")
+    buffer = bytearray(10)
+    assert transport.recv_into(memoryview(buffer)) == 5 and buffer[:5] == b"hello"
+
+
+def test_transport_waits_for_data(sockets: tuple[socket.socket, socket.socket]) -> None:
+    transport = SocketTransport(sockets[0], "pair")
+    assert not transport.wait_readable(0.02)
+    sockets[1].sendall(b"x")
+    assert transport.wait_readable(5)
+    sockets[1].close()
+    transport.recv_into(memoryview(bytearray(1)))
+    assert transport.wait_readable(5)  # the end of the stream is readable too
+
+
+def test_partial_writes_finish_in_order(sockets: tuple[socket.socket, socket.socket]) -> None:
+    # Larger than the socket buffers: sendmsg writes part, the rest follows.
+    buffers = [os.urandom(10), os.urandom(3_000_000), os.urandom(2_000_000)]
+    received = bytearray()
+
+    def read() -> None:
+        while len(received) < sum(map(len, buffers)):
+            chunk = sockets[1].recv(1 << 20)
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    SocketTransport(sockets[0], "pair").send(buffers)
+    reader.join(10)
+    assert bytes(received) == b"".join(buffers)
+
+
+def test_encoding_a_large_value_keeps_no_large_buffer() -> None:
+    import gc
+    import tracemalloc
+
+    encode = orb.Codec().encoder()
+    encode([1, "warm up"])
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert len(encode([b"x" * 10_000_000])) > 10_000_000
+        for _ in range(3):
+            encode([1, "small"])
+        gc.collect()
+        assert tracemalloc.get_traced_memory()[0] - before < 1_000_000
+    finally:
+        tracemalloc.stop()
