@@ -89,6 +89,8 @@ class ORB:
         self.codec: Codec = codec if codec is not None else Codec()
         for cls in types:
             self.codec.register(cls)
+        # One encoder for all channels: it is thread-safe, and costly to build per connection.
+        self._encode = self.codec.encoder(self._export_ref)
         self._table = ObjectTable()
         self._dispatcher = Dispatcher(self._table)
         from orb.security._authz import Guard

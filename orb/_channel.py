@@ -36,7 +36,7 @@ from ._deferred import LATER
 from ._errors import CommunicationError, LocalProtocolError, OrbError, ProtocolError, TimeoutError
 from ._reading import Reading, ThreadWaiter
 from ._slots import Slots
-from ._transport import RECV_SIZE, Transport
+from ._transport import Transport
 from ._wire import (
     Call,
     Cancel,
@@ -56,6 +56,9 @@ if TYPE_CHECKING:
     from ._broker import ORB
 
 log = logging.getLogger("orb.channel")
+
+# Receive buffer of a connection; larger frames are read in place (see Channel._receive).
+_SMALL_RECV = 16 * 1024
 
 
 class _Pending(ThreadWaiter):
@@ -84,7 +87,7 @@ class Channel:
         limits = broker.config.limits
         self.conn = Connection(
             hello=broker._hello(),
-            encode=broker.codec.encoder(broker._export_ref),
+            encode=broker._encode,
             decode=broker.codec.decoder(
                 self._import_ref, max_collection_len=limits.max_collection_len
             ),
@@ -107,7 +110,9 @@ class Channel:
         self._max_incoming = limits.max_pending
         self._incoming = 0
         self._incoming_lock = threading.Lock()
-        self._recv_buffer = bytearray(RECV_SIZE)
+        # Small messages are read into a small buffer, large frames straight
+        # into their place in the connection (see _receive).
+        self._recv_buffer = bytearray(_SMALL_RECV)
         # Who reads the connection: callers, the reader thread, a stand-in.
         self._reading = Reading(self)
         self._idle_timeout = limits.idle_timeout
@@ -349,11 +354,21 @@ class Channel:
     # -- incoming -------------------------------------------------------
 
     def _receive(self) -> None:
-        count = self.transport.recv_into(memoryview(self._recv_buffer))
+        conn = self.conn
+        if conn.bytes_needed() > _SMALL_RECV:  # a large frame: read it in place, in big pieces
+            view = conn.receive_buffer()
+            try:
+                count = self.transport.recv_into(view)
+            finally:
+                view.release()
+            conn.received_into(count)
+            return
+        buffer = self._recv_buffer
+        count = self.transport.recv_into(memoryview(buffer))
         if count:
-            self.conn.receive_data(memoryview(self._recv_buffer)[:count])
+            conn.receive_data(memoryview(buffer)[:count])
         else:
-            self.conn.receive_data(b"")
+            conn.receive_data(b"")
 
     def read_loop(self) -> None:
         """The reader thread: read and handle events (taking turns with callers, see

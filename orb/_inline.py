@@ -14,7 +14,6 @@ calls run inline and sleeps once they stop.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ _IDLE_AFTER = 1.0
 class InlineWatch:
     """Starts a stand-in reader for channels whose reader runs a call for too long.
 
-    ``begin(reading)`` before a channel's reader runs a call, ``end(token)``
+    ``begin(reading)`` before a channel's reader runs a call, ``end(reading)``
     after it; ``reading.need_standin()`` (see orb._reading) is called on
     the watch thread, each tick, for a call that overran its budget, until
     it returns True.
@@ -39,26 +38,23 @@ class InlineWatch:
     def __init__(self, budget: float = INLINE_BUDGET, name: str = "orb-inline-watch") -> None:
         self.budget = budget
         self._name = name
-        self._running: dict[int, tuple[Any, float]] = {}
-        self._tokens = itertools.count()
+        self._running: dict[Any, float] = {}  # reading -> when its call began
         self._started = 0  # inline calls begun, ever: tells the thread whether any ran
         self._cond = threading.Condition(threading.Lock())
         self._sleeping = True
         self._thread: threading.Thread | None = None
         self._closed = False
 
-    def begin(self, reading: Any) -> int:
-        """Note that a channel's reader starts running a call; returns a token for :meth:`end`."""
-        token = next(self._tokens)
-        self._running[token] = (reading, time.monotonic())
+    def begin(self, reading: Any) -> None:
+        """A channel's reader starts running a call (one at a time per channel)."""
+        self._running[reading] = time.monotonic()
         self._started += 1
         if self._sleeping:
             self._wake()
-        return token
 
-    def end(self, token: int) -> None:
-        """The call of ``token`` returned."""
-        self._running.pop(token, None)
+    def end(self, reading: Any) -> None:
+        """The call that ``reading``'s reader ran returned."""
+        self._running.pop(reading, None)
 
     def _wake(self) -> None:
         with self._cond:
@@ -88,13 +84,15 @@ class InlineWatch:
                     return
             now = time.monotonic()
             overdue = [
-                (token, reading)
-                for token, (reading, since) in list(self._running.items())
+                (reading, since)
+                for reading, since in list(self._running.items())
                 if now - since >= self.budget
             ]
-            for token, reading in overdue:
-                if reading.need_standin():  # a stand-in reads now, or the channel closed
-                    self._running.pop(token, None)
+            for reading, since in overdue:
+                # Once a stand-in reads (or the channel closed), stop watching
+                # this call, unless that reader already began another one.
+                if reading.need_standin() and self._running.get(reading) == since:
+                    self._running.pop(reading, None)
             if self._started != seen or self._running:
                 seen = self._started
                 quiet_since = now

@@ -251,7 +251,7 @@ class Reading:
 
     def _should_step_back(self) -> bool:
         channel = self.channel
-        if not (channel.outgoing and self._sync_callers) or channel._streams or channel._jobs:
+        if not self._sync_callers or channel._jobs or channel._streams:
             return False
         for waiter in list(channel._pending.values()):
             if not isinstance(waiter, ThreadWaiter):  # a coroutine or future: it cannot read
@@ -272,13 +272,13 @@ class Reading:
         self.owner = None
         self.role.release()  # a caller (even this servant) may read meanwhile
         watch = channel.broker._inline_watch
-        token = watch.begin(self)
+        watch.begin(self)
         try:
             channel._serve(message, refs)
         except Exception:  # like a worker: log, and keep serving the connection
             log.exception("unhandled error serving %s()", message.method)
         finally:
-            watch.end(token)
+            watch.end(self)
         if self.role.acquire(False):
             self.owner = _BACKGROUND
             return True
@@ -316,6 +316,7 @@ class Reading:
         conn = channel.conn
         handlers = channel._handlers
         background = self.owner is _BACKGROUND
+        may_step_back = background and channel.outgoing
         reason = "connection closed by peer"
         try:
             while not channel.closed:
@@ -329,7 +330,7 @@ class Reading:
                             if remaining <= 0 or not self._wait_readable(remaining):
                                 return _DONE
                     elif background:
-                        if self._should_step_back():
+                        if may_step_back and self._should_step_back():
                             return _STEP_BACK
                     elif self._wants_role:  # a stand-in: the background reader is back
                         return _DONE

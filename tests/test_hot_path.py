@@ -20,7 +20,7 @@ import pytest
 import orb
 from orb._slots import Slots
 from orb._transport import SocketTransport
-from orb._wire import CODEC_VERSION, Call, Connection, Hello
+from orb._wire import CODEC_VERSION, NEED_DATA, Call, Connection, Hello
 
 
 def _pair() -> tuple[Connection, Connection]:
@@ -167,3 +167,45 @@ def test_encoding_a_large_value_keeps_no_large_buffer() -> None:
         assert tracemalloc.get_traced_memory()[0] - before < 1_000_000
     finally:
         tracemalloc.stop()
+
+
+def test_bytes_needed_says_how_much_of_a_frame_is_missing() -> None:
+    a, b = _pair()
+    assert b.bytes_needed() == 0
+    frame = b"".join(a.send_call(1, "object", "method", [b"x" * 100_000], {}))
+    b.receive_data(frame[:2])
+    assert b.bytes_needed() == 0  # the length is not known yet
+    b.receive_data(frame[2:10])
+    assert b.bytes_needed() == len(frame) - 10
+    b.receive_data(frame[10:])
+    assert b.bytes_needed() == 0
+    assert b.next_event().args == [b"x" * 100_000]
+
+
+def test_a_large_frame_read_in_place_decodes_like_one_fed_in_pieces() -> None:
+    a, b = _pair()
+    payload = os.urandom(300_000)
+    frame = b"".join(a.send_call(9, "object", "method", [payload], {}))
+    frame += b"".join(a.send_call(10, "object", "method", ["next"], {}))
+    b.receive_data(frame[:1000])
+    assert b.next_event() is NEED_DATA
+    view = b.receive_buffer()
+    assert len(view) == b.bytes_needed() > 200_000
+    view[:50_000] = frame[1000:51_000]
+    view.release()
+    b.received_into(50_000)
+    b.receive_data(frame[51_000:])  # the rest, and the next frame, fed as usual
+    assert b.next_event().args == [payload]
+    assert b.next_event().args == ["next"]
+    assert b.next_event() is NEED_DATA
+
+
+def test_a_stream_ending_inside_a_frame_read_in_place_is_a_protocol_error() -> None:
+    a, b = _pair()
+    frame = b"".join(a.send_call(9, "object", "method", [b"x" * 100_000], {}))
+    b.receive_data(frame[:100])
+    assert b.next_event() is NEED_DATA
+    b.receive_buffer().release()
+    b.received_into(0)
+    with pytest.raises(orb.ProtocolError, match="inside a frame"):
+        b.next_event()

@@ -108,6 +108,10 @@ class Connection:
         self._encode = encode
         self._decode = decode
         self._buffer = bytearray()
+        # A large frame read in place (receive_buffer), header included, and how
+        # much of it has arrived; while it is set, _buffer is empty.
+        self._inplace: bytearray | None = None
+        self._inplace_filled = 0
         self._eof = False
         self._started = False
         self._error: ProtocolError | None = None
@@ -182,7 +186,60 @@ class Connection:
         if data:
             if self._eof:
                 raise LocalProtocolError("data received after end of stream")
+            frame = self._inplace
+            if frame is not None:  # the rest of a frame being received in place
+                filled = self._inplace_filled
+                count = min(len(data), len(frame) - filled)
+                frame[filled : filled + count] = memoryview(data)[:count]
+                self._inplace_filled = filled + count
+                if count == len(data):
+                    return
+                data = memoryview(data)[count:]
             self._buffer += data
+        else:
+            self._eof = True
+
+    def bytes_needed(self) -> int:
+        """How many more bytes complete the frame being received; 0 between frames.
+
+        A driver may size its reads by it, and read a large frame in place
+        with :meth:`receive_buffer`.
+        """
+        if self._inplace is not None:
+            return len(self._inplace) - self._inplace_filled
+        buffer = self._buffer
+        if len(buffer) < HEADER.size:
+            return 0
+        (size,) = HEADER.unpack_from(buffer)
+        return max(HEADER.size + size - len(buffer), 0)
+
+    def receive_buffer(self) -> memoryview:
+        """A writable view for the rest of the frame being received, where it will stay.
+
+        Read into it (at most its length), then report the count with
+        :meth:`received_into`: the frame is decoded from this memory, with
+        no copy on the way. Only while :meth:`bytes_needed` is positive, and
+        after :meth:`next_event` returned NEED_DATA (so its length is checked).
+        """
+        frame = self._inplace
+        if frame is None:
+            buffer = self._buffer
+            if len(buffer) < HEADER.size:
+                raise LocalProtocolError("no frame is being received")
+            (size,) = HEADER.unpack_from(buffer)
+            total = HEADER.size + size
+            if not 0 < size <= self.max_frame_size or len(buffer) >= total:
+                raise LocalProtocolError("no frame is being received")
+            frame = self._inplace = bytearray(total)
+            frame[: len(buffer)] = buffer
+            self._inplace_filled = len(buffer)
+            buffer.clear()
+        return memoryview(frame)[self._inplace_filled :]
+
+    def received_into(self, count: int) -> None:
+        """``count`` bytes were read into the view of :meth:`receive_buffer`; 0: the stream ended."""
+        if count:
+            self._inplace_filled += count
         else:
             self._eof = True
 
@@ -196,7 +253,7 @@ class Connection:
             raise self._error
         if self.state is State.CLOSED:
             return ConnectionClosed()
-        if not self._buffer and not self._eof:  # the common case between frames
+        if not self._buffer and self._inplace is None and not self._eof:  # between frames
             return NEED_DATA
         try:
             array = self._next_frame()
@@ -213,6 +270,18 @@ class Connection:
 
     def _next_frame(self) -> Any:
         """The decoded array of the next complete frame, or None."""
+        frame = self._inplace
+        if frame is not None:
+            if self._inplace_filled < len(frame):
+                if self._eof:
+                    raise ProtocolError("stream ended inside a frame")
+                return None
+            self._inplace = None
+            view = memoryview(frame)[HEADER.size :]
+            try:
+                return self._decode(view)
+            finally:
+                view.release()
         buffer = self._buffer
         if len(buffer) < HEADER.size:
             if self._eof and buffer:
