@@ -273,7 +273,7 @@ class ORB:
     def _remote_type_of(self, proxy: Proxy) -> RemoteType:
         remote_type = self._known_remote_type(proxy)
         if remote_type is None:
-            data = self._call(proxy, "__orb_describe__", [], {}, proxy._orb_timeout)
+            data = proxy._orb_call("__orb_describe__", (), {})  # honours orb.call_timeout
             remote_type = self._learn_remote_type(proxy, data)
         return remote_type
 
@@ -488,8 +488,12 @@ class ORB:
 
         A local object that is not exported yet is exported implicitly and
         held in transit by the DGC until its receiver claims a lease; a
-        forwarded collectable proxy is kept alive for the same reason.
+        forwarded collectable proxy is kept alive for the same reason. An
+        ``ObjectRef`` travels as the reference it describes (arriving as a
+        proxy), without a lease.
         """
+        if isinstance(obj, ObjectRef):
+            return (obj.orb_id, obj.object_id, obj.endpoints, obj.interface, 0)
         if isinstance(obj, Proxy):
             ref = obj._orb_ref
             peer = obj._orb_channel.peer if obj._orb_channel is not None else None

@@ -436,13 +436,15 @@ class Channel:
                 broker=self.broker,
             )
             reply = self.broker._dispatcher.run(message, self, context)
-            if reply is not None and reply is not LATER:
-                self._send_reply(reply)
         finally:
+            # Free the slot before replying: the caller may send its next call
+            # the moment the reply arrives, and must not find the slot taken.
             # A call answered later keeps its slot until its job is done.
             if reply is not LATER:
                 with self._incoming_lock:
                     self._incoming -= 1
+        if reply is not None and reply is not LATER:
+            self._send_reply(reply)
 
     def _send_reply(self, reply: Reply | Error) -> None:
         try:

@@ -309,3 +309,16 @@ def test_unsendable_result_becomes_an_error_for_the_caller(
 
     with pytest.raises(orb.EncodeError, match="NotExposed"):
         client.proxy(server.export(Leaky())).leak()
+
+
+def test_an_object_ref_travels_as_the_reference_it_describes(server: orb.ORB, client: orb.ORB) -> None:
+    @orb.expose
+    class Keeper:
+        def keep(self, thing: object) -> object:
+            return thing
+
+    target = Keeper()
+    ref = server.export(target)
+    keeper = client.proxy(server.export(Keeper()))
+    back = keeper.keep(ref)  # an ObjectRef argument arrives at its home as the object
+    assert isinstance(back, orb.Proxy) and orb.ref(back).object_id == ref.object_id
