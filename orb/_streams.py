@@ -63,6 +63,10 @@ LINGER = 0.005
 # -- consumer side (caller) ---------------------------------------------------
 
 
+class _Exhausted(Exception):
+    """The stream has no more items (it ended, or the consumer closed it)."""
+
+
 class _Consumer:
     """What both consumers share: the buffer, credit accounting, closing."""
 
@@ -116,7 +120,11 @@ class _Consumer:
     # consumer
 
     def _next(self) -> tuple[bool, Any, list[Any], int]:
-        """Under the lock: (found, item or error, refs to adopt, credit to grant)."""
+        """Under the lock: (found, item, refs to adopt, credit to grant).
+
+        Not found means wait for more. Raises the stream's error, or
+        :class:`_Exhausted` once the stream is over.
+        """
         if self._buffer:
             item = self._buffer.popleft()
             refs = self._refs
@@ -128,13 +136,15 @@ class _Consumer:
                 grant, self._consumed = self._consumed, 0
                 self._outstanding += grant
             return True, item, refs, grant
+        if self._ended and not self._closed:
+            error, self._error = self._error, None
+            self._closed = True
+            if error is not None:
+                raise error
+            raise _Exhausted
+        if self._closed:
+            raise _Exhausted
         return False, None, [], 0
-
-    def _end(self) -> BaseException | None:
-        """Under the lock, once the buffer is empty and the stream ended: its error, once."""
-        error, self._error = self._error, None
-        self._closed = True
-        return error
 
     def _close(self) -> bool:
         """Stop consuming; True when the producer must be told."""
@@ -175,16 +185,12 @@ class Stream(_Consumer):
     def __next__(self) -> Any:
         with self._ready:
             while True:
-                found, item, refs, grant = self._next()
+                try:
+                    found, item, refs, grant = self._next()
+                except _Exhausted:
+                    raise StopIteration from None
                 if found:
                     break
-                if self._ended and not self._closed:
-                    error = self._end()
-                    if error is not None:
-                        raise error
-                    raise StopIteration
-                if self._closed:
-                    raise StopIteration
                 self._ready.wait()
         if refs:
             self.channel.broker._adopt(refs)
@@ -235,16 +241,12 @@ class AsyncStream(_Consumer):
 
         while True:
             with self._lock:
-                found, item, refs, grant = self._next()
+                try:
+                    found, item, refs, grant = self._next()
+                except _Exhausted:
+                    raise StopAsyncIteration from None
                 if found:
                     break
-                if self._ended and not self._closed:
-                    error = self._end()
-                    if error is not None:
-                        raise error
-                    raise StopAsyncIteration
-                if self._closed:
-                    raise StopAsyncIteration
                 self._waiter = waiter = self._inbox.loop.create_future()
             await waiter
         if refs:
