@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
 import subprocess
 import sys
 import termios
@@ -21,6 +20,7 @@ from typing import Any
 
 import pexpect
 import pyte
+from line_process import LineProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -42,71 +42,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-class LineProcess:
-    """A child process whose stdout is read line by line with deadlines."""
-
-    def __init__(self, argv: Sequence[str], *, cwd: str | None = None, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=cwd, env=env or clean_env(),
-        )
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
-        self._buffer = b""
-
-    def readline(self, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._selector.select(remaining):
-                raise AssertionError(f"no line within {timeout}s{self._stderr()}")
-            chunk = os.read(self.proc.stdout.fileno(), 65536)
-            if not chunk:
-                raise AssertionError(f"process exited (code {self.proc.wait()}){self._stderr()}")
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.decode()
-
-    def read_until(self, predicate: Callable[[str], bool], timeout: float = 10.0) -> list[str]:
-        """Lines up to and including the first one ``predicate`` accepts."""
-        deadline = time.monotonic() + timeout
-        lines = []
-        while True:
-            line = self.readline(max(deadline - time.monotonic(), 0.01))
-            lines.append(line)
-            if predicate(line):
-                return lines
-
-    def _stderr(self) -> str:
-        if self.proc.poll() is None:
-            return ""
-        return ":\n" + self.proc.stderr.read().decode(errors="replace")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self._close()
-
-    def stop(self) -> None:
-        """Close stdin (servers here exit on EOF), SIGTERM, then SIGKILL if it lingers."""
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._close()
-
-    def _close(self) -> None:
-        self._selector.close()
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
-
-
 class NamingDaemon(LineProcess):
     """``python -m orb.naming`` on a free loopback port, in memory.
 
@@ -118,7 +53,7 @@ class NamingDaemon(LineProcess):
         super().__init__([
             sys.executable, "-m", "orb.naming", "--listen", listen, "--memory",
             *(extra or ("--no-mdns",)),
-        ])
+        ], env=clean_env())
         try:
             lines = self.read_until(lambda line: line == "ready")
         except BaseException:
@@ -133,7 +68,8 @@ class Server(LineProcess):
     """tests/cli/server.py bound to ``naming``; ``uris`` maps the names it bound to URIs."""
 
     def __init__(self, naming: str) -> None:
-        super().__init__([sys.executable, os.path.join(HERE, "server.py"), "--naming", naming], cwd=HERE)
+        super().__init__([sys.executable, os.path.join(HERE, "server.py"), "--naming", naming], cwd=HERE,
+                         env=clean_env())
         try:
             self.uris: dict[str, str] = json.loads(self.readline())["uris"]
         except BaseException:
