@@ -18,20 +18,21 @@ from typing import Any
 
 import attrs
 
-from ._admission import Admission, peer_host
+from ._admission import Admission
 from ._channel import Channel
 from ._config import Config, Limits
 from ._dispatch import Dispatcher
-from ._errors import CommunicationError, ObjectNotFound, OrbError, ProtocolError, TimeoutError
+from ._errors import CommunicationError, ObjectNotFound, TimeoutError
 from ._exposure import Instance
 from ._inline import InlineWatch
 from ._interface import Interface
+from ._listening import Listening
 from ._loop import Loops
 from ._pool import WorkerPool
 from ._proxy import Proxy, RemoteType
 from ._refs import Endpoint, ObjectRef, new_orb_id
 from ._table import ObjectTable
-from ._transport import Listener, connect
+from ._transport import connect
 from ._wire import CODEC_VERSION, REF_COLLECTABLE, Codec, Hello
 
 log = logging.getLogger("orb.broker")
@@ -97,8 +98,6 @@ class ORB:
 
         self._dispatcher.guard = Guard(self.config.authorize)
         self._tls: Any = None  # orb.security.Contexts, made when first needed
-        limits = self.config.limits
-        self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
         self._pool = WorkerPool(self.config.max_workers)
         self._inline_watch = InlineWatch()  # incoming calls run by reader threads (orb._inline)
         self._readers: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
@@ -118,9 +117,6 @@ class ORB:
         self._proxies: weakref.WeakValueDictionary[tuple[bytes, str], Proxy] = (
             weakref.WeakValueDictionary()
         )
-        self._listeners: list[Listener] = []
-        self._threads: list[threading.Thread] = []
-        self._incoming: dict[threading.Thread, Any] = {}  # reader thread -> its transport
         self._name_keeper: Any = None
         from orb.gc import DGC_OBJECT_ID, Collector, LeaseHolder
 
@@ -128,13 +124,16 @@ class ORB:
         self._collector = Collector(self, dgc)
         self._leases = LeaseHolder(self, dgc.lease, transit=dgc.transit_timeout)
         self._table.add(self._collector, pinned=True, object_id=DGC_OBJECT_ID)
+        limits = self.config.limits
+        self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
+        self._listening = Listening(self, self._admission, self._register)
         try:
             for endpoint in _endpoints(listen):
-                self._listen(endpoint)
+                self._listening.listen(endpoint)
         except BaseException:
             self.close()
             raise
-        self.endpoints: tuple[str, ...] = tuple(str(lst.endpoint) for lst in self._listeners)
+        self.endpoints: tuple[str, ...] = self._listening.endpoints
         from . import _default
 
         _default.register(self)
@@ -385,8 +384,6 @@ class ORB:
             limits={"max_pending": self.config.limits.max_pending},
         )
 
-    # -- listening --------------------------------------------------------
-
     def _tls_contexts(self) -> Any:
         with self._lock:
             if self._tls is None:
@@ -394,92 +391,6 @@ class ORB:
 
                 self._tls = Contexts(self.config.tls)
             return self._tls
-
-    def _listen(self, text: str) -> None:
-        endpoint = Endpoint.parse(text)
-        listener: Any
-        if endpoint.scheme == "tls":
-            from orb.security import TLSListener
-
-            listener = TLSListener(endpoint, self._tls_contexts())
-        elif not endpoint.is_loopback and not self.config.insecure:
-            raise ValueError(
-                f"refusing to listen in plaintext on {endpoint}: it is not a loopback address, "
-                f"and anyone who can reach it could read and forge the traffic. Listen on "
-                f"tls://{_host_port(endpoint)} with orb.ORB(tls=orb.security.TLSConfig("
-                f"cert=..., key=..., ca=...)) (make the files with `orb certs init-ca` and "
-                f"`orb certs issue-server`; see docs/SECURITY.md), or pass insecure=True "
-                f"(--insecure) if this network is trusted"
-            )
-        else:
-            listener = Listener(endpoint)
-        self._listeners.append(listener)
-        thread = threading.Thread(
-            target=self._accept_loop, args=(listener,), name=f"orb-accept {listener.endpoint}",
-            daemon=True,
-        )
-        self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self, listener: Listener) -> None:
-        while not self.closed:
-            try:
-                transport = listener.accept()
-            except OSError as exc:
-                if not self.closed:
-                    log.error("accept on %s failed: %s", listener.endpoint, exc)
-                return
-            host = None if listener.endpoint.scheme == "unix" else peer_host(transport.peer_address)
-            refused = self._admission.admit(host)
-            if refused is not None:
-                log.warning("refusing connection from %s: %s", transport.peer_address, refused)
-                transport.close()
-                continue
-            thread = threading.Thread(
-                target=self._serve_incoming, args=(listener, transport, host),
-                name=f"orb-reader {transport.peer_address}", daemon=True,
-            )
-            with self._lock:
-                if self.closed:
-                    self._admission.release(host)
-                    transport.close()
-                    return
-                # Tracked until it ends, so close() also drops connections still
-                # in their handshake (they are not channels yet).
-                self._incoming[thread] = transport
-            thread.start()
-
-    def _serve_incoming(self, listener: Any, transport: Any, host: str | None) -> None:
-        try:
-            timeout = self.config.limits.handshake_timeout
-            deadline = time.monotonic() + timeout
-            upgrade = getattr(listener, "upgrade", None)
-            if upgrade is not None:  # TLS: the handshake runs here, not on the accept thread
-                try:
-                    transport = upgrade(transport, deadline)
-                except OrbError as exc:
-                    log.info("connection from %s refused: %s", transport.peer_address, exc)
-                    return
-                with self._lock:
-                    if threading.current_thread() in self._incoming:
-                        self._incoming[threading.current_thread()] = transport
-            channel = Channel(self, transport, outgoing=False)
-            try:
-                channel.open(timeout, start_reader=False, deadline=deadline)
-            except ProtocolError as exc:
-                log.warning(
-                    "handshake with %s failed: protocol error: %s", transport.peer_address, exc
-                )
-                return
-            except OrbError as exc:
-                log.info("handshake with %s failed: %s", transport.peer_address, exc)
-                return
-            self._register(channel)
-            channel.read_loop()
-        finally:
-            self._admission.release(host)
-            with self._lock:
-                self._incoming.pop(threading.current_thread(), None)
 
     # -- references arriving and leaving ----------------------------------
 
@@ -582,9 +493,8 @@ class ORB:
         with self._lock:
             self._closed.set()
             channels = list(self._channels)
-            incoming = dict(self._incoming)
-        for listener in self._listeners:
-            listener.close()
+            incoming = self._listening.incoming()
+        self._listening.close()
         for channel in channels:
             channel.close("broker shutting down")
         for transport in incoming.values():
@@ -597,7 +507,7 @@ class ORB:
         self._loops.close()
         current = threading.current_thread()
         readers = {c._reader for c in channels if c._reader is not None} | set(self._readers)
-        for thread in [*self._threads, *incoming, *readers]:
+        for thread in [*self._listening.threads, *incoming, *readers]:
             if thread is not current:
                 thread.join(max(0.0, grace - time.monotonic()))
         from . import _default
@@ -642,11 +552,6 @@ class ORB:
 def _tls_only(ref: ObjectRef) -> bool:
     """True when every endpoint of ``ref`` is tls://: it may only be reached over TLS."""
     return bool(ref.endpoints) and all(e.startswith("tls://") for e in ref.endpoints)
-
-
-def _host_port(endpoint: Endpoint) -> str:
-    host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
-    return f"{host}:{endpoint.port}"
 
 
 def _endpoints(listen: str | Iterable[str] | None) -> list[str]:
