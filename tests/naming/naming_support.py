@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
-import subprocess
 import sys
 import threading
 import time
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from line_process import LineProcess
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Zeroconf
 
 import orb
@@ -68,99 +67,6 @@ def wait_until(condition: Callable[[], Any], what: str, timeout: float = 5.0, ev
 # -- processes ---------------------------------------------------------------
 
 
-class LineProcess:
-    """A child process whose stdout is read line by line with deadlines.
-
-    stderr goes to a file (a daemon logging every binding would otherwise
-    fill a pipe nobody reads and stall).
-    """
-
-    def __init__(self, argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None) -> None:
-        self.argv = list(argv)
-        self.log = log
-        self._stderr = open(log, "wb")  # noqa: SIM115 - closed in _close
-        self.proc = subprocess.Popen(
-            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-            env=env if env is not None else clean_env(),
-        )
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self.proc.stdout, selectors.EVENT_READ)
-        self._buffer = b""
-        self.lines: list[str] = []
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stderr_text(self) -> str:
-        self._stderr.flush()
-        return self.log.read_text(errors="replace")
-
-    def readline(self, timeout: float = 10.0) -> str:
-        """The next line printed; fails (showing stderr) when none comes in time."""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._selector.select(remaining):
-                raise AssertionError(
-                    f"{self.argv[:4]} printed no line within {timeout}s:\n{self.stderr_text()}"
-                )
-            chunk = os.read(self.proc.stdout.fileno(), 65536)
-            if not chunk:
-                code = self.proc.wait(5)
-                raise AssertionError(f"{self.argv[:4]} exited with {code}:\n{self.stderr_text()}")
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        text = line.decode().rstrip("\r")
-        self.lines.append(text)
-        return text
-
-    def read_until(self, wanted: str, timeout: float = 15.0) -> list[str]:
-        """Lines up to and including the line ``wanted``."""
-        deadline = time.monotonic() + timeout
-        start = len(self.lines)
-        while self.readline(max(deadline - time.monotonic(), 0.01)) != wanted:
-            pass
-        return self.lines[start:]
-
-    def rest(self, timeout: float = 10.0) -> str:
-        """Everything it prints until it exits."""
-        out, _ = self.proc.communicate(timeout=timeout)
-        return (self._buffer + (out or b"")).decode()
-
-    def send_signal(self, signum: int) -> None:
-        self.proc.send_signal(signum)
-
-    def kill(self) -> None:
-        """SIGKILL (no goodbye, like a crash) and reap."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self._close()
-
-    def stop(self) -> None:
-        """Ask it to stop (stdin EOF and SIGTERM), SIGKILL if it lingers."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self._close()
-
-    def _close(self) -> None:
-        self._selector.close()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None and not pipe.closed:
-                pipe.close()
-        self._stderr.close()
-
-
 class Daemon(LineProcess):
     """``python -m orb.naming`` started and read until it prints ``ready``.
 
@@ -174,7 +80,10 @@ class Daemon(LineProcess):
         self, *args: str, log: Path, env: dict[str, str] | None = None, prefix: Sequence[str] = (),
         wait: bool = True,
     ) -> None:
-        super().__init__([*prefix, sys.executable, "-m", "orb.naming", *args], log=log, env=env)
+        super().__init__(
+            [sys.executable, "-m", "orb.naming", *args], log=log, prefix=prefix,
+            env=env if env is not None else clean_env(),
+        )
         if wait:
             self.wait_ready()
 
@@ -220,12 +129,12 @@ class Binder(LineProcess):
         options: Sequence[str] = (), prefix: Sequence[str] = (), env: dict[str, str] | None = None,
         wait: bool = True,
     ) -> None:
-        argv = [*prefix, sys.executable, str(BINDER), *options, *names]
+        argv = [sys.executable, str(BINDER), *options, *names]
         if naming is not None:
             argv += ["--naming", naming]
         if metadata:
             argv += ["--metadata", json.dumps(metadata)]
-        super().__init__(argv, log=log, env=env)
+        super().__init__(argv, log=log, prefix=prefix, env=env if env is not None else clean_env())
         if wait:
             self.wait_ready()
 
