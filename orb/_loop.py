@@ -110,6 +110,16 @@ class Loops:
                 raise RuntimeError("this broker already serves async methods on its own loop")
             self._loop = loop
 
+    def reading_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The application's loop adopted by :meth:`adopt`, while it is open; else None.
+
+        That loop reads the broker's outgoing connections (orb._loopreading).
+        """
+        loop = self._loop
+        if loop is None or self._thread is not None or loop.is_closed():
+            return None
+        return loop
+
     def servant_loop(self) -> asyncio.AbstractEventLoop:
         """The loop that runs async servant methods, starting the loop thread if needed.
 

@@ -84,6 +84,13 @@ class SocketTransport:
         except BlockingIOError:  # SO_RCVTIMEO expired (see settimeout)
             raise socket.timeout("timed out") from None
 
+    def recv_into_nowait(self, buffer: memoryview) -> int:
+        """Like recv_into, but raises BlockingIOError when nothing has arrived (for event loops)."""
+        return self.sock.recv_into(buffer, 0, socket.MSG_DONTWAIT)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
     def wait_readable(self, timeout: float) -> bool:
         """True once a read would not block (data, or the end of the stream);
         False when ``timeout`` seconds passed first. Lets a caller with a
