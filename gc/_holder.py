@@ -280,7 +280,7 @@ class LeaseHolder:
     def _failed(self, owner: _Owner, what: str, count: int, exc: Exception) -> None:
         owner.failures += 1
         self.counts["failures"] += 1
-        channel = self._broker._by_orb.get(owner.orb_id)
+        channel = self._broker._channels.by_orb.get(owner.orb_id)
         if not owner.endpoints and (channel is None or channel.closed):
             # A client-only ORB is reachable only over its own connection;
             # once that is gone its objects are gone for good.
@@ -313,7 +313,7 @@ class LeaseHolder:
 
     def _call(self, owner: _Owner, method: str, args: list, timeout: float | None = None) -> Any:
         ref = ObjectRef(object_id=DGC_OBJECT_ID, orb_id=owner.orb_id, endpoints=owner.endpoints)
-        channel = self._broker._channel_for(ref)
+        channel = self._broker._channels.for_ref(ref)
         return channel.call(DGC_OBJECT_ID, method, args, {},
                             self._timeout(owner) if timeout is None else timeout)
 

@@ -22,7 +22,7 @@ from ._admission import Admission
 from ._channel import Channel
 from ._config import Config, Limits
 from ._dispatch import Dispatcher
-from ._errors import CommunicationError, ObjectNotFound, TimeoutError
+from ._errors import CommunicationError, ObjectNotFound
 from ._exposure import Instance
 from ._inline import InlineWatch
 from ._interface import Interface
@@ -30,9 +30,9 @@ from ._listening import Listening
 from ._loop import Loops
 from ._pool import WorkerPool
 from ._proxy import Proxy, RemoteType
-from ._refs import Endpoint, ObjectRef, new_orb_id
+from ._refs import ObjectRef, new_orb_id
+from ._registry import Channels, tls_only
 from ._table import ObjectTable
-from ._transport import connect
 from ._wire import CODEC_VERSION, REF_COLLECTABLE, Codec, Hello
 
 log = logging.getLogger("orb.broker")
@@ -100,16 +100,11 @@ class ORB:
         self._tls: Any = None  # orb.security.Contexts, made when first needed
         self._pool = WorkerPool(self.config.max_workers)
         self._inline_watch = InlineWatch()  # incoming calls run by reader threads (orb._inline)
-        self._readers: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
         # The event loop for async servant methods and stream timers (started on first use).
         self._loops = Loops()
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._closing = False
-        self._channels: set[Channel] = set()
-        self._by_orb: dict[bytes, Channel] = {}
-        self._by_endpoint: dict[str, Channel] = {}
-        self._dial_locks: dict[str, threading.Lock] = {}
         self._remote_types: dict[tuple[bytes, str], RemoteType] = {}
         self._exposable: dict[type, bool] = {}
         # One proxy per remote object for references that arrive, so a
@@ -126,7 +121,8 @@ class ORB:
         self._table.add(self._collector, pinned=True, object_id=DGC_OBJECT_ID)
         limits = self.config.limits
         self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
-        self._listening = Listening(self, self._admission, self._register)
+        self._channels = Channels(self)
+        self._listening = Listening(self, self._admission, self._channels.register)
         try:
             for endpoint in _endpoints(listen):
                 self._listening.listen(endpoint)
@@ -265,7 +261,7 @@ class ORB:
     def _channel_of(self, proxy: Proxy) -> Channel:
         channel = proxy._orb_channel
         if channel is None or channel.closed:
-            channel = self._channel_for(proxy._orb_ref)
+            channel = self._channels.for_ref(proxy._orb_ref)
             object.__setattr__(proxy, "_orb_channel", channel)
         return channel
 
@@ -294,87 +290,7 @@ class ORB:
         self._remote_types[(orb_id, interface.type_name)] = remote_type
         return remote_type
 
-    # -- channels ---------------------------------------------------------
-
-    def _channel_for(self, ref: ObjectRef) -> Channel:
-        self._check_open()
-        # ORB ids are only claims: a reference that names only tls:// endpoints
-        # is reached through a connection dialled to one of them (its server
-        # certificate verified for that host), never one another peer opened.
-        if ref.orb_id and not _tls_only(ref):
-            channel = self._by_orb.get(ref.orb_id)
-            if channel is not None and not channel.closed:
-                return channel
-        failures: list[CommunicationError] = []
-        for endpoint in ref.endpoints:
-            try:
-                return self._dial(endpoint)
-            except CommunicationError as exc:
-                failures.append(exc)
-        if not ref.endpoints:
-            raise CommunicationError(
-                f"cannot reach object {ref.object_id}: its ORB listens nowhere and has no "
-                "open connection to this one (it may have disconnected)"
-            )
-        if len(failures) == 1:
-            raise failures[0]
-        # Timed out everywhere: still a TimeoutError, so callers can tell.
-        timed_out = all(isinstance(f, TimeoutError) for f in failures)
-        raise (TimeoutError if timed_out else CommunicationError)("; ".join(map(str, failures)))
-
-    def _dial(self, endpoint_text: str) -> Channel:
-        with self._lock:
-            lock = self._dial_locks.setdefault(endpoint_text, threading.Lock())
-        with lock:
-            channel = self._by_endpoint.get(endpoint_text)
-            if channel is not None and not channel.closed:
-                return channel
-            endpoint = Endpoint.parse(endpoint_text)
-            limits = self.config.limits
-            if endpoint.scheme == "tls":
-                from orb.security._transport import connect as connect_tls
-
-                transport = connect_tls(
-                    endpoint, self._tls_contexts(), connect_timeout=limits.connect_timeout,
-                    handshake_timeout=limits.handshake_timeout,
-                )
-            else:
-                transport = connect(endpoint, limits.connect_timeout)
-            channel = Channel(self, transport, outgoing=True)
-            channel.open(limits.handshake_timeout)
-            self._register(channel)
-            with self._lock:
-                self._by_endpoint[endpoint_text] = channel
-            return channel
-
-    def _register(self, channel: Channel) -> None:
-        assert channel.peer is not None
-        with self._lock:
-            if self.closed:
-                channel.close("broker shutting down")
-                return
-            self._channels.add(channel)
-            if channel._reader is not None:
-                # Joined at close even when its channel closed (and left
-                # _channels) just before: it may still be finishing.
-                self._readers.add(channel._reader)
-            current = self._by_orb.get(channel.peer.orb_id)
-            if current is None or current.closed:
-                self._by_orb[channel.peer.orb_id] = channel
-        channel.on_close(self._unregister)
-
-    def _unregister(self, channel: Channel) -> None:
-        with self._lock:
-            self._channels.discard(channel)
-            if channel.peer and self._by_orb.get(channel.peer.orb_id) is channel:
-                del self._by_orb[channel.peer.orb_id]
-                for other in self._channels:  # another channel to that ORB takes over
-                    if other.peer and other.peer.orb_id == channel.peer.orb_id:
-                        self._by_orb[other.peer.orb_id] = other
-                        break
-            for endpoint, known in list(self._by_endpoint.items()):
-                if known is channel:
-                    del self._by_endpoint[endpoint]
+    # -- glue for channels and listeners ------------------------------------
 
     def _hello(self) -> Hello:
         return Hello(
@@ -463,7 +379,7 @@ class ORB:
             channel.decoded_refs.append(proxy)
         if (
             proxy._orb_channel is None and channel.peer is not None
-            and channel.peer.orb_id == orb_id and not _tls_only(proxy._orb_ref)
+            and channel.peer.orb_id == orb_id and not tls_only(proxy._orb_ref)
         ):
             object.__setattr__(proxy, "_orb_channel", channel)
         return proxy
@@ -506,7 +422,7 @@ class ORB:
         self._inline_watch.close()
         self._loops.close()
         current = threading.current_thread()
-        readers = {c._reader for c in channels if c._reader is not None} | set(self._readers)
+        readers = {c._reader for c in channels if c._reader is not None} | self._channels.readers()
         for thread in [*self._listening.threads, *incoming, *readers]:
             if thread is not current:
                 thread.join(max(0.0, grace - time.monotonic()))
@@ -526,8 +442,7 @@ class ORB:
         """
         entries = self._table.entries()
         pinned = sum(1 for e in entries if e.pinned)
-        with self._lock:
-            channels = list(self._channels)
+        channels = list(self._channels)
         return {
             "orb_id": self.orb_id.hex(),
             "endpoints": list(self.endpoints),
@@ -547,11 +462,6 @@ class ORB:
     def _check_open(self) -> None:
         if self.closed:
             raise CommunicationError("this ORB is closed")
-
-
-def _tls_only(ref: ObjectRef) -> bool:
-    """True when every endpoint of ``ref`` is tls://: it may only be reached over TLS."""
-    return bool(ref.endpoints) and all(e.startswith("tls://") for e in ref.endpoints)
 
 
 def _endpoints(listen: str | Iterable[str] | None) -> list[str]:

@@ -276,6 +276,6 @@ def test_a_peer_claiming_another_orbs_id_does_not_receive_its_calls(pki: PKI) ->
         impostor.orb_id = real.orb_id  # the lie, told in the impostor's Hello
         impostor.export(Named("impostor"), object_id="the-object")
         assert impostor.proxy(str(server.export(Mirror())), timeout=5).echo(1) == 1
-        assert server._by_orb[real.orb_id].peer.identity.common_name == "bob"
+        assert server._channels.by_orb[real.orb_id].peer.identity.common_name == "bob"
         ref = orb.ObjectRef(object_id="the-object", orb_id=real.orb_id, endpoints=real.endpoints)
         assert server.proxy(ref, timeout=5).who() == "real"
