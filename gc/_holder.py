@@ -221,7 +221,7 @@ class LeaseHolder:
             for orb_id, object_id in released:
                 # A reference that arrived again since has a live proxy and a
                 # newer dirty; cleaning now would cancel it.
-                if self._broker._proxies.get((orb_id, object_id)) is not None:
+                if self._broker._ref_hooks.proxies.get((orb_id, object_id)) is not None:
                     continue
                 owner = self._owners.get(orb_id)
                 if owner is None or object_id not in owner.held:

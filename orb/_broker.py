@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,10 +29,11 @@ from ._listening import Listening
 from ._loop import Loops
 from ._pool import WorkerPool
 from ._proxy import Proxy, RemoteType
+from ._ref_hooks import RefHooks
 from ._refs import ObjectRef, new_orb_id
-from ._registry import Channels, tls_only
+from ._registry import Channels
 from ._table import ObjectTable
-from ._wire import CODEC_VERSION, REF_COLLECTABLE, Codec, Hello
+from ._wire import CODEC_VERSION, Codec, Hello
 
 log = logging.getLogger("orb.broker")
 
@@ -90,8 +90,6 @@ class ORB:
         self.codec: Codec = codec if codec is not None else Codec()
         for cls in types:
             self.codec.register(cls)
-        # One encoder for all channels: it is thread-safe, and costly to build per connection.
-        self._encode = self.codec.encoder(self._export_ref)
         self._table = ObjectTable()
         self._dispatcher = Dispatcher(self._table)
         from orb.security._authz import Guard
@@ -106,12 +104,6 @@ class ORB:
         self._closed = threading.Event()
         self._closing = False
         self._remote_types: dict[tuple[bytes, str], RemoteType] = {}
-        self._exposable: dict[type, bool] = {}
-        # One proxy per remote object for references that arrive, so a
-        # reference received twice is the same proxy object both times.
-        self._proxies: weakref.WeakValueDictionary[tuple[bytes, str], Proxy] = (
-            weakref.WeakValueDictionary()
-        )
         self._name_keeper: Any = None
         from orb.gc import DGC_OBJECT_ID, Collector, LeaseHolder
 
@@ -119,6 +111,10 @@ class ORB:
         self._collector = Collector(self, dgc)
         self._leases = LeaseHolder(self, dgc.lease, transit=dgc.transit_timeout)
         self._table.add(self._collector, pinned=True, object_id=DGC_OBJECT_ID)
+        self._ref_hooks = RefHooks(self)
+        # One encoder for all channels: it is thread-safe, and costly to build per connection.
+        self._encode = self.codec.encoder(self._ref_hooks.export_ref)
+        self._import_ref = self._ref_hooks.import_ref  # called by channels while decoding
         limits = self.config.limits
         self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
         self._channels = Channels(self)
@@ -307,82 +303,6 @@ class ORB:
 
                 self._tls = Contexts(self.config.tls)
             return self._tls
-
-    # -- references arriving and leaving ----------------------------------
-
-    def _export_ref(self, obj: Any) -> tuple[bytes, str, tuple[str, ...], str, int] | None:
-        """Codec hook: the reference fields of a proxy or an exposed object.
-
-        A local object that is not exported yet is exported implicitly and
-        held in transit by the DGC until its receiver claims a lease; a
-        forwarded collectable proxy is kept alive for the same reason. An
-        ``ObjectRef`` travels as the reference it describes (arriving as a
-        proxy), without a lease.
-        """
-        if isinstance(obj, ObjectRef):
-            return (obj.orb_id, obj.object_id, obj.endpoints, obj.interface, 0)
-        if isinstance(obj, Proxy):
-            ref = obj._orb_ref
-            peer = obj._orb_channel.peer if obj._orb_channel is not None else None
-            if not ref.orb_id and peer is not None:
-                # Made from a URI: send what the connection learned about its ORB,
-                # so receivers recognise it (and its home ORB gets the original back).
-                extra = tuple(e for e in peer.endpoints if e not in ref.endpoints)
-                return (peer.orb_id, ref.object_id, ref.endpoints + extra, ref.interface, 0)
-            if ref.collectable:
-                self._leases.in_transit(obj)
-                return (ref.orb_id, ref.object_id, ref.endpoints, ref.interface, REF_COLLECTABLE)
-            return (ref.orb_id, ref.object_id, ref.endpoints, ref.interface, 0)
-        cls = type(obj)
-        exposable = self._exposable.get(cls)
-        if exposable is None:
-            exposable = self._exposable[cls] = bool(self._table.members(cls)) and not isinstance(
-                obj, type
-            )
-        if not exposable:
-            return None
-        entry = self._table.find(obj)
-        if entry is None or not entry.pinned:
-            entry = self._collector.export_for_transit(obj)
-        flags = 0 if entry.pinned else REF_COLLECTABLE
-        return (self.orb_id, entry.object_id, self.endpoints, entry.type_name, flags)
-
-    def _import_ref(
-        self,
-        channel: Channel,
-        orb_id: bytes,
-        object_id: str,
-        endpoints: tuple,
-        interface: str,
-        flags: int,
-    ) -> Any:
-        """Codec hook: a reference that arrived becomes a proxy, or the object itself at home.
-
-        New proxies of collectable objects are queued on the channel; the
-        thread that hands them to user code claims their leases first.
-        """
-        if orb_id == self.orb_id or (not orb_id and endpoints and endpoints[0] in self.endpoints):
-            entry = self._table.lookup(object_id)
-            if entry is not None and (not entry.is_class or entry.policy is Instance.SINGLE):
-                return entry.instance_for(None)
-        key = (orb_id, object_id)
-        proxy = self._proxies.get(key) if orb_id else None
-        if proxy is None:
-            ref = ObjectRef(
-                object_id=object_id, orb_id=orb_id, endpoints=endpoints, interface=interface,
-                collectable=bool(flags & REF_COLLECTABLE) and bool(orb_id),
-            )
-            proxy = Proxy(ref, self, self.config.timeout)
-            if orb_id:
-                proxy = self._proxies.setdefault(key, proxy)
-        if proxy._orb_ref.collectable and not proxy.__dict__.get("_orb_leased"):
-            channel.decoded_refs.append(proxy)
-        if (
-            proxy._orb_channel is None and channel.peer is not None
-            and channel.peer.orb_id == orb_id and not tls_only(proxy._orb_ref)
-        ):
-            object.__setattr__(proxy, "_orb_channel", channel)
-        return proxy
 
     # -- running and stopping ---------------------------------------------
 
