@@ -5,6 +5,12 @@ One broker per process is normal. It listens on any number of endpoints
 it in both directions, exports objects explicitly (pinned) or on the fly
 when they are passed by reference, and turns references that arrive into
 proxies, or back into the original object when they come home.
+
+The ORB composes parts that each do one job: orb._listening (listeners,
+accepting and handshaking incoming connections), orb._registry (the
+channel to each peer, dialled when needed), orb._ref_hooks (references
+leaving and arriving through the codec), orb._remote_types (interfaces
+of remote types), orb._table (exported objects) and orb.gc (leases).
 """
 
 from __future__ import annotations
@@ -24,7 +30,6 @@ from ._dispatch import Dispatcher
 from ._errors import CommunicationError, ObjectNotFound
 from ._exposure import Instance
 from ._inline import InlineWatch
-from ._interface import Interface
 from ._listening import Listening
 from ._loop import Loops
 from ._pool import WorkerPool
@@ -32,6 +37,7 @@ from ._proxy import Proxy, RemoteType
 from ._ref_hooks import RefHooks
 from ._refs import ObjectRef, new_orb_id
 from ._registry import Channels
+from ._remote_types import RemoteTypes
 from ._table import ObjectTable
 from ._wire import CODEC_VERSION, Codec, Hello
 
@@ -69,23 +75,10 @@ class ORB:
         tls: Any = None,
         authorize: Any = None,
     ) -> None:
-        config = config or Config()
-        overrides: dict[str, Any] = {}
-        if timeout is not None:
-            overrides["timeout"] = timeout
-        if insecure is not None:
-            overrides["insecure"] = insecure
-        if limits is not None:
-            overrides["limits"] = limits
-        if naming is not None:
-            overrides["naming"] = naming
-        if lease is not None:
-            overrides["dgc"] = attrs.evolve(config.dgc, lease=lease)
-        if tls is not None:
-            overrides["tls"] = tls
-        if authorize is not None:
-            overrides["authorize"] = authorize
-        self.config: Config = attrs.evolve(config, **overrides)
+        self.config: Config = _configured(
+            config, lease, timeout=timeout, insecure=insecure, limits=limits, naming=naming,
+            tls=tls, authorize=authorize,
+        )
         self.orb_id: bytes = new_orb_id()
         self.codec: Codec = codec if codec is not None else Codec()
         for cls in types:
@@ -103,7 +96,7 @@ class ORB:
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._closing = False
-        self._remote_types: dict[tuple[bytes, str], RemoteType] = {}
+        self._remote_types = RemoteTypes()
         self._name_keeper: Any = None
         from orb.gc import DGC_OBJECT_ID, Collector, LeaseHolder
 
@@ -115,9 +108,9 @@ class ORB:
         # One encoder for all channels: it is thread-safe, and costly to build per connection.
         self._encode = self.codec.encoder(self._ref_hooks.export_ref)
         self._import_ref = self._ref_hooks.import_ref  # called by channels while decoding
+        self._channels = Channels(self)
         limits = self.config.limits
         self._admission = Admission(limits.max_connections, limits.max_connections_per_address)
-        self._channels = Channels(self)
         self._listening = Listening(self, self._admission, self._channels.register)
         try:
             for endpoint in _endpoints(listen):
@@ -262,29 +255,13 @@ class ORB:
         return channel
 
     def _remote_type_of(self, proxy: Proxy) -> RemoteType:
-        remote_type = self._known_remote_type(proxy)
-        if remote_type is None:
-            data = proxy._orb_call("__orb_describe__", (), {})  # honours orb.call_timeout
-            remote_type = self._learn_remote_type(proxy, data)
-        return remote_type
+        return self._remote_types.of(proxy)
 
     def _known_remote_type(self, proxy: Proxy) -> RemoteType | None:
-        ref = proxy._orb_ref
-        key = (ref.orb_id, ref.interface)
-        return self._remote_types.get(key) if ref.orb_id and ref.interface else None
+        return self._remote_types.known(proxy)
 
     def _learn_remote_type(self, proxy: Proxy, data: Any) -> RemoteType:
-        """Remember the interface description ``data`` fetched through ``proxy``."""
-        ref = proxy._orb_ref
-        try:
-            interface = Interface.from_wire(data)
-        except ValueError as exc:
-            raise CommunicationError(f"{ref}: {exc}") from None
-        remote_type = RemoteType(interface)
-        channel = proxy._orb_channel
-        orb_id = channel.peer.orb_id if channel and channel.peer else ref.orb_id
-        self._remote_types[(orb_id, interface.type_name)] = remote_type
-        return remote_type
+        return self._remote_types.learn(proxy, data)
 
     # -- glue for channels and listeners ------------------------------------
 
@@ -382,6 +359,15 @@ class ORB:
     def _check_open(self) -> None:
         if self.closed:
             raise CommunicationError("this ORB is closed")
+
+
+def _configured(config: Config | None, lease: float | None, **overrides: Any) -> Config:
+    """``config`` (or the defaults) with the arguments given to ``orb.ORB`` that are not None."""
+    config = config or Config()
+    changes = {name: value for name, value in overrides.items() if value is not None}
+    if lease is not None:
+        changes["dgc"] = attrs.evolve(config.dgc, lease=lease)
+    return attrs.evolve(config, **changes)
 
 
 def _endpoints(listen: str | Iterable[str] | None) -> list[str]:
