@@ -47,14 +47,14 @@ class LoopReader:
 
     def wake(self) -> None:
         """Watch the socket again (and stop when the channel closed); any thread."""
-        if threading.get_ident() == self._loop_thread:
-            self._watch()
-            return
         loop = self.loop
         try:
             if loop.is_closed():
                 raise RuntimeError("the event loop is closed")
-            loop.call_soon_threadsafe(self._watch)
+            if threading.get_ident() == self._loop_thread:
+                self._watch()
+            else:
+                loop.call_soon_threadsafe(self._watch)
         except RuntimeError:
             self._hand_over()
 

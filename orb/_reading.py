@@ -207,6 +207,9 @@ class Reading:
             return
         if self._promote():
             return
+        if owner is _CALLER and self.loop_reader is not None and self.loop_reader.loop.is_closed():
+            self.loop_reader.wake()  # the loop ended before the broker: a thread reads now
+            return
         if self._wants_role or (
             owner is _CALLER and (channel._pending or channel._jobs or channel._streams)
         ):
