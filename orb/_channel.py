@@ -110,6 +110,10 @@ class Channel:
         self._max_incoming = limits.max_pending
         self._incoming = 0
         self._incoming_lock = threading.Lock()
+        # Streams produced here for the peer (orb._producers): counted apart
+        # from calls in flight, under the same lock.
+        self._max_producing = limits.max_streams
+        self._producing = 0
         # Small messages are read into a small buffer, large frames straight
         # into their place in the connection (see _receive).
         self._recv_buffer = bytearray(_SMALL_RECV)
@@ -174,19 +178,10 @@ class Channel:
             identity=getattr(self.transport, "identity", None),  # set by TLS transports
         )
         if start_reader:
-            loop = self.broker._loops.reading_loop() if self.outgoing else None
-            if loop is not None and hasattr(self.transport, "recv_into_nowait"):
-                self._reading.read_on(loop, self.transport.fileno())
-            else:
-                self.start_reader_thread()
-
-    def start_reader_thread(self) -> None:
-        """Start the thread that reads when no caller does (see orb._reading)."""
-        assert self.peer is not None
-        self._reader = threading.Thread(
-            target=self.read_loop, name=f"orb-reader {self.peer.address}", daemon=True
-        )
-        self._reader.start()
+            self._reader = threading.Thread(
+                target=self.read_loop, name=f"orb-reader {self.peer.address}", daemon=True
+            )
+            self._reader.start()
 
     def _read_until_hello(self, deadline: float) -> Hello:
         while True:
@@ -362,24 +357,18 @@ class Channel:
 
     # -- incoming -------------------------------------------------------
 
-    def _receive(self, nowait: bool = False) -> None:
-        """Read once from the transport into the connection.
-
-        ``nowait`` (an event loop reading, see orb._loopreading) raises
-        BlockingIOError instead of waiting when nothing has arrived.
-        """
+    def _receive(self) -> None:
         conn = self.conn
-        recv_into = self.transport.recv_into_nowait if nowait else self.transport.recv_into
         if conn.bytes_needed() > _SMALL_RECV:  # a large frame: read it in place, in big pieces
             view = conn.receive_buffer()
             try:
-                count = recv_into(view)
+                count = self.transport.recv_into(view)
             finally:
                 view.release()
             conn.received_into(count)
             return
         buffer = self._recv_buffer
-        count = recv_into(memoryview(buffer))
+        count = self.transport.recv_into(memoryview(buffer))
         if count:
             conn.receive_data(memoryview(buffer)[:count])
         else:
@@ -469,28 +458,45 @@ class Channel:
         except CommunicationError:
             log.debug("reply to %s dropped: connection closed", self.transport.peer_address)
 
-    def job_started(self, request_id: int | None, job: Any, *, counted: bool = False) -> None:
+    def job_started(
+        self, request_id: int | None, job: Any, *, counted: bool = False, stream: bool = False
+    ) -> bool:
         """An incoming call goes on after its worker returned (see orb._deferred).
 
         It stays counted as in flight until :meth:`job_finished` (``counted``:
         it already is, as the call its worker is serving), and
         ``job.cancel()`` is called when the caller cancels it or the
         connection closes; ``job.grant(n)`` receives stream credit.
+
+        A ``stream`` counts among the open streams instead (the caller freed
+        its call slot when the stream began), up to ``Limits.max_streams``:
+        with that many open it is refused, False, and counted nowhere.
         """
-        if not counted:
+        if stream:
+            with self._incoming_lock:
+                if counted:
+                    self._incoming -= 1
+                if self._producing >= self._max_producing:
+                    return False
+                self._producing += 1
+        elif not counted:
             with self._incoming_lock:
                 self._incoming += 1
         if request_id is not None:
             self._jobs[request_id] = job
         if self.closed:  # closed meanwhile: end_all may have missed it
             job.cancel()
+        return True
 
-    def job_finished(self, request_id: int | None, job: Any) -> None:
-        """The job of :meth:`job_started` is done (called once)."""
+    def job_finished(self, request_id: int | None, job: Any, *, stream: bool = False) -> None:
+        """The job of :meth:`job_started` is done (called once, with the same ``stream``)."""
         if request_id is not None and self._jobs.get(request_id) is job:
             self._jobs.pop(request_id, None)
         with self._incoming_lock:
-            self._incoming -= 1
+            if stream:
+                self._producing -= 1
+            else:
+                self._incoming -= 1
 
     def _on_cancel(self, message: Cancel) -> None:
         log.debug("peer %s cancelled request %d", self.transport.peer_address, message.request_id)

@@ -24,14 +24,25 @@ class Limits:
 
     * ``max_frame_size``: largest frame accepted, in bytes (64 MiB).
     * ``max_pending``: calls in flight per connection and direction (256);
-      further callers wait, further incoming calls are refused.
+      further callers wait, further incoming calls are refused. A call
+      whose result is streamed stops counting here once the stream starts.
+    * ``max_streams``: streamed results this broker produces at once per
+      connection (1024); a call whose result would open one more is
+      answered with ``orb.CommunicationError`` and its iterator is closed.
+      A stream counts from its first answer until it ends or fails, or
+      until the consumer's close or cancel arrives. A waiting stream holds
+      no thread, only its generator and at most one unsent batch (64
+      items; bytes and str go out at about 64 KiB), so the default is four
+      times ``max_pending``: room for many subscriptions on one connection,
+      while one peer still cannot keep unbounded generators alive. A
+      local bound, not announced in the Hello.
     * ``handshake_timeout``: seconds a new connection may take, in total,
       to finish its TLS handshake (if any) and say Hello (10).
     * ``connect_timeout``: seconds to wait for a TCP/Unix connect (10).
     * ``idle_timeout``: seconds an incoming connection may stay silent
-      while no call is in flight on it, before it is closed; also bounds
-      how long a send to a peer that stopped reading may block (300;
-      None: never).
+      while no call is in flight and no stream is open on it, before it is
+      closed; also bounds how long a send to a peer that stopped reading
+      may block (300; None: never).
     * ``max_connections``: incoming connections open at once, in total
       (1024); more are closed as soon as they are accepted.
     * ``max_connections_per_address``: incoming connections open at once
@@ -44,6 +55,7 @@ class Limits:
 
     max_frame_size: int = attrs.field(default=DEFAULT_MAX_FRAME_SIZE, validator=_positive)
     max_pending: int = attrs.field(default=256, validator=_positive)
+    max_streams: int = attrs.field(default=1024, validator=_positive)
     handshake_timeout: float = attrs.field(default=10.0, validator=_positive)
     connect_timeout: float = attrs.field(default=10.0, validator=_positive)
     idle_timeout: float | None = attrs.field(default=300.0, validator=_positive)

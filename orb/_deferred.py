@@ -10,10 +10,13 @@ driver instead, and :func:`start` gives them one:
 * an iterator, generator or async generator is streamed
   (:mod:`orb._streams`, :mod:`orb._producers`).
 
-Either way the call stays counted as in flight on its channel (and
-findable by request id, for CANCEL and stream credit) until it is done.
-A plain method's call cannot be interrupted: a CANCEL only means its
-reply is dropped by the caller.
+A coroutine's call stays counted as in flight on its channel until it is
+done; a stream counts among the channel's open streams instead
+(``Limits.max_streams``, see orb._producers), as the caller freed its
+call slot when the stream began. Both stay findable by request id, for
+CANCEL and stream credit, until they are done. A plain method's call
+cannot be interrupted: a CANCEL only means its reply is dropped by the
+caller.
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ class _Later:
         return "LATER"
 
 
-#: Returned by Dispatcher.run for a call that a job answers later; the job
-#: has taken over the call's place among the channel's calls in flight.
+#: Returned by Dispatcher.run for a call that orb._deferred took over: a
+#: job answers it later, or it was refused there (too many open streams),
+#: and its count among the channel's calls in flight is no longer the
+#: worker's to release.
 LATER: Any = _Later()
 
 
@@ -68,9 +73,12 @@ def start(
 ) -> bool:
     """Serve ``value`` (see :func:`needs_driver`); the reply is sent when it is ready.
 
-    True when a job now answers the call; ``counted``: the job takes over
-    the call's count among the channel's calls in flight (it is started by
-    the worker that serves the call), else it adds its own.
+    True when the call is taken over: a job answers it, or a stream was
+    refused (answered with an error) because ``Limits.max_streams`` streams
+    are open. ``counted``: the call is counted in flight and this runs on
+    the worker that serves it, which leaves the count to the job; else
+    (on the event loop, for an async method's result) the job counts
+    itself.
     """
     request_id = message.request_id if type(message) is Call else None
     if isinstance(value, types.CoroutineType):

@@ -5,6 +5,13 @@ threads and gives its thread back while it waits for credit; an async
 iterator is driven by a task on the broker's event loop. Both batch items
 (``MAX_BATCH``, ``BATCH_BYTES``, ``LINGER``) and stop, closing the
 generator, when the consumer closes the stream or the call is cancelled.
+
+An open stream counts against ``Limits.max_streams`` of its channel, not
+against ``max_pending``: from its start until it ends or fails, or until
+the consumer's STREAM_CLOSE or CANCEL arrives (then at once, so the
+consumer may open another stream right after closing one; the producer
+stops at its next item). A stream beyond the bound is refused: its
+iterator is closed and the call is answered with ``orb.CommunicationError``.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._context import CallContext, reset_current, set_current
-from ._errors import LocalProtocolError, OrbError
+from ._errors import CommunicationError, LocalProtocolError, OrbError
 from ._streams import BATCH_BYTES, INITIAL_CREDIT, LINGER, MAX_BATCH
 from ._wire import Error
 from ._wire._messages import StreamEnd, StreamItems
@@ -44,7 +51,8 @@ class _Producer:
         self.opened = False  # the first STREAM_ITEMS is on its way
         self.closed = False  # the consumer is gone: produce nothing more
         self.finished = False  # the end (or an error) was sent
-        self._done = False
+        self._done = False  # no longer counted among the channel's open streams
+        self._done_lock = threading.Lock()  # the pump and a cancel may finish at once
 
     def _add(self, item: Any) -> bool:
         """Append an item to the batch; True when the batch should go now."""
@@ -91,10 +99,39 @@ class _Producer:
         exc.__traceback__ = exc.__traceback__ and exc.__traceback__.tb_next  # drop the pump's frame
         return Error(request_id=self.request_id, exception=exc)
 
+    def _open(self, counted: bool, on_loop: bool) -> bool:
+        """Count the stream as open on its channel; when too many are, refuse it.
+
+        ``counted``: the call is counted in flight (the worker serving it
+        starts the stream); ``on_loop``: this runs on the event loop.
+        """
+        if self.channel.job_started(self.request_id, self, counted=counted, stream=True):
+            return True
+        limit = self.channel._max_producing
+        log.debug("stream %d refused: %d streams open", self.request_id, limit)
+        self.closed = self.finished = self._done = True
+        self._close_refused(on_loop)
+        error = Error(request_id=self.request_id, exception=CommunicationError(
+            f"too many open streams on this connection (limit {limit}, Limits.max_streams)"
+        ))
+        if on_loop:
+            from . import _aiochannel
+
+            _aiochannel.send_soon(self.channel, error)
+        else:
+            self.channel._send_reply(error)
+        return False
+
+    def _close_refused(self, on_loop: bool) -> None:
+        raise NotImplementedError
+
     def _finished(self) -> None:
-        if not self._done:
+        """The stream no longer counts as open (called by every ending; runs once)."""
+        with self._done_lock:
+            if self._done:
+                return
             self._done = True
-            self.channel.job_finished(self.request_id, self)
+        self.channel.job_finished(self.request_id, self, stream=True)
 
 
 def _encode_items(conn: Any, request_id: int, items: list[Any], out: list[bytes]) -> None:
@@ -122,17 +159,26 @@ class SyncProducer(_Producer):
 
     def start(self, counted: bool = False) -> None:
         """Begin on the worker thread that ran the servant method."""
-        self.running = True
-        self.channel.job_started(self.request_id, self, counted=counted)
-        self._arm(0)
-        self.pump()
+        self.running = True  # before a cancel can come: it must not start a second pump
+        if self._open(counted, on_loop=False):
+            self._arm(0)
+            self.pump()
 
     def start_elsewhere(self) -> None:
-        """Begin on a worker thread (the caller must not run the iterator)."""
+        """Begin on a worker thread (called on the event loop, which must not run the iterator)."""
         self.running = True
-        self.channel.job_started(self.request_id, self)
-        self._arm(0)
-        self._resume()
+        if self._open(False, on_loop=True):
+            self._arm(0)
+            self._resume()
+
+    def _close_refused(self, on_loop: bool) -> None:
+        if on_loop:  # closing runs the generator's finally blocks: not on the loop
+            try:
+                self.channel.broker._pool.submit(self._close_iterator)
+                return
+            except RuntimeError:  # the broker is shutting down
+                pass
+        self._close_iterator()
 
     def pump(self) -> None:
         """Pull items while there is credit; give the thread back when there is none."""
@@ -213,6 +259,7 @@ class SyncProducer(_Producer):
 
     def cancel(self) -> None:
         """The consumer closed the stream, or the connection closed (any thread)."""
+        self._finished()
         with self.lock:
             if self.closed or self.finished:
                 return
@@ -262,8 +309,10 @@ class AsyncProducer(_Producer):
         self.send_lock: asyncio.Lock | None = None
 
     def start(self, counted: bool = False) -> None:
-        """Schedule the pump on the loop (any thread)."""
-        self.channel.job_started(self.request_id, self, counted=counted)
+        """Schedule the pump on the loop (``counted``: from the worker serving the call,
+        else from the loop)."""
+        if not self._open(counted, on_loop=not counted):
+            return
         try:
             self.loop.call_soon_threadsafe(self._begin)
         except RuntimeError:  # the loop is closed
@@ -341,6 +390,7 @@ class AsyncProducer(_Producer):
 
     def cancel(self) -> None:
         """The consumer closed the stream, or the connection closed (any thread)."""
+        self._finished()
         self._on_loop(self._cancelled)
 
     def _cancelled(self) -> None:
@@ -355,6 +405,12 @@ class AsyncProducer(_Producer):
             self.loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:  # the loop is closed; so is the stream
             pass
+
+    def _close_refused(self, on_loop: bool) -> None:
+        self._on_loop(self._aclose_soon)
+
+    def _aclose_soon(self) -> None:
+        self.loop.create_task(self._aclose_iterator())
 
     async def _aclose_iterator(self) -> None:
         aclose = getattr(self.iterator, "aclose", None)

@@ -25,6 +25,9 @@ stream (docs/PROTOCOL.md, "Streams")::
 * Closing the consumer (``close()``, leaving a ``with`` block, or dropping
   the iterator), a CANCEL, or the connection closing stops the producer:
   a generator is closed, so its ``finally`` blocks run.
+* An open stream is not a call in flight: the caller frees its call slot
+  at the first answer, and the producer's side counts it against
+  ``Limits.max_streams`` instead of ``max_pending`` (orb._producers).
 
 The producers live in orb._producers; this module holds the consumers
 (:class:`Stream`, :class:`AsyncStream`) and the channel's handlers of the
