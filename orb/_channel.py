@@ -178,10 +178,19 @@ class Channel:
             identity=getattr(self.transport, "identity", None),  # set by TLS transports
         )
         if start_reader:
-            self._reader = threading.Thread(
-                target=self.read_loop, name=f"orb-reader {self.peer.address}", daemon=True
-            )
-            self._reader.start()
+            loop = self.broker._loops.reading_loop() if self.outgoing else None
+            if loop is not None and hasattr(self.transport, "recv_into_nowait"):
+                self._reading.read_on(loop, self.transport.fileno())
+            else:
+                self.start_reader_thread()
+
+    def start_reader_thread(self) -> None:
+        """Start the thread that reads when no caller does (see orb._reading)."""
+        assert self.peer is not None
+        self._reader = threading.Thread(
+            target=self.read_loop, name=f"orb-reader {self.peer.address}", daemon=True
+        )
+        self._reader.start()
 
     def _read_until_hello(self, deadline: float) -> Hello:
         while True:
@@ -357,18 +366,24 @@ class Channel:
 
     # -- incoming -------------------------------------------------------
 
-    def _receive(self) -> None:
+    def _receive(self, nowait: bool = False) -> None:
+        """Read once from the transport into the connection.
+
+        ``nowait`` (an event loop reading, see orb._loopreading) raises
+        BlockingIOError instead of waiting when nothing has arrived.
+        """
         conn = self.conn
+        recv_into = self.transport.recv_into_nowait if nowait else self.transport.recv_into
         if conn.bytes_needed() > _SMALL_RECV:  # a large frame: read it in place, in big pieces
             view = conn.receive_buffer()
             try:
-                count = self.transport.recv_into(view)
+                count = recv_into(view)
             finally:
                 view.release()
             conn.received_into(count)
             return
         buffer = self._recv_buffer
-        count = self.transport.recv_into(memoryview(buffer))
+        count = recv_into(memoryview(buffer))
         if count:
             conn.receive_data(memoryview(buffer)[:count])
         else:

@@ -53,6 +53,7 @@ STEP_BACK = 0.01
 _BACKGROUND = "background"
 _CALLER = "caller"
 _STANDIN = "stand-in"
+_LOOP = "loop"  # an event loop reads in place of the background thread (orb._loopreading)
 
 # Why a reader stopped reading.
 _DONE = 0  # a caller's reply is in, or its deadline passed
@@ -116,12 +117,15 @@ class Reading:
         self.owner: str | None = None
         self._cond = threading.Condition(threading.Lock())
         self._promote_lock = allocate_lock()  # promotion against a caller withdrawing
+        # Callers blocked in wait(), with their request ids: whom to promote.
+        self._blocked: dict[ThreadWaiter, int] = {}
         self._wanted = False  # the background reader should try the role now
         self._parked = False  # the background reader waits
         self._wants_role = False  # ... to get the role back: whoever leaves wakes it
         self._stepped_back = False  # ... because callers read for themselves
         self._sync_callers = False  # a caller that could read waited since the last step back
         self._wait_readable = getattr(channel.transport, "wait_readable", None)
+        self.loop_reader: Any = None  # orb._loopreading.LoopReader, when a loop reads
 
     # -- callers ---------------------------------------------------------
 
@@ -133,6 +137,7 @@ class Reading:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         can_read = deadline is None or self._wait_readable is not None
+        self._blocked[waiter] = request_id
         try:
             while not waiter.done:
                 if self.channel.closed:  # closing: the failure is on its way
@@ -152,21 +157,23 @@ class Reading:
                         waiter.sleep(-1)
                     else:
                         waiter.sleep(max(deadline - time.monotonic(), 0.0))
-                    waiter.promoted = False  # if woken to read, the loop tries the role
+                    if waiter.promoted:  # woken to read: the loop tries the role
+                        waiter.promoted = False
+                        if waiter.done:  # ... but the reply came meanwhile
+                            self._hand_on()
                 if deadline is not None and not waiter.done and time.monotonic() >= deadline:
                     return self._withdraw(waiter, request_id)
-        except BaseException:
-            if waiter.promoted:  # woken to read, but leaving: wake another
-                self._promote()
-            raise
-        return True
+            return True
+        finally:
+            with self._promote_lock:
+                del self._blocked[waiter]
+            if waiter.promoted:  # woken to read, but leaving: someone else must
+                self._hand_on()
 
     def _withdraw(self, waiter: ThreadWaiter, request_id: int) -> bool:
         with self._promote_lock:
             mine = self.channel._pending.pop(request_id, None) is not None
         if mine:
-            if waiter.promoted:
-                self._promote()
             return False
         while not waiter.done:  # the reply raced the timeout: it is being handed over
             waiter.sleep(-1)
@@ -174,14 +181,20 @@ class Reading:
 
     def _promote(self) -> bool:
         """Wake one blocked caller to read; False when there is none."""
-        if not self.channel._pending:
+        if not self._blocked:
             return False
+        pending = self.channel._pending
         with self._promote_lock:
-            for waiter in list(self.channel._pending.values()):
-                if isinstance(waiter, ThreadWaiter) and not waiter.done and not waiter.promoted:
+            for waiter, request_id in list(self._blocked.items()):
+                if not waiter.done and not waiter.promoted and request_id in pending:
                     waiter.promote()
                     return True
         return False
+
+    def _hand_on(self) -> None:
+        """A caller woken to read will not: wake another, or the background reader."""
+        if not self._promote() and not self.role.locked():
+            self.wake_background()
 
     def _leave(self) -> None:
         """Give up the role, and see that whoever needs the reading gets it."""
@@ -193,6 +206,9 @@ class Reading:
             self.wake_background()
             return
         if self._promote():
+            return
+        if owner is _CALLER and self.loop_reader is not None and self.loop_reader.loop.is_closed():
+            self.loop_reader.wake()  # the loop ended before the broker: a thread reads now
             return
         if self._wants_role or (
             owner is _CALLER and (channel._pending or channel._jobs or channel._streams)
@@ -245,6 +261,10 @@ class Reading:
 
     def wake_background(self) -> None:
         """Have the background reader try the role now (and end when closed)."""
+        loop_reader = self.loop_reader
+        if loop_reader is not None:
+            loop_reader.wake()
+            return
         with self._cond:
             self._wanted = True
             self._cond.notify()
@@ -283,6 +303,58 @@ class Reading:
             self.owner = _BACKGROUND
             return True
         return False
+
+    # -- an event loop as the background reader (orb._loopreading) ----------
+
+    def read_on(self, loop: Any, fileno: int) -> None:
+        """Have ``loop`` read the connection in place of a reader thread."""
+        from ._loopreading import LoopReader
+
+        self.loop_reader = LoopReader(self, loop, fileno)
+        self.loop_reader.wake()
+
+    def stop_loop_reading(self, loop_reader: Any) -> None:
+        """The loop of ``loop_reader`` is gone: a reader thread takes over."""
+        if self.loop_reader is loop_reader:
+            self.loop_reader = None
+            self.channel.start_reader_thread()
+
+    def take_role_or_wait(self) -> bool:
+        """For the loop: take the role (True), or have whoever holds it wake the loop."""
+        role = self.role
+        while not role.acquire(False):
+            self._wants_role = True
+            if role.locked():  # checked after saying so: a thread leaving now sees it
+                return False
+        self._wants_role = False
+        self.owner = _LOOP
+        return True
+
+    def read_available(self) -> None:
+        """For the loop, holding the role: read what has arrived and handle it, never blocking."""
+        channel = self.channel
+        conn = channel.conn
+        handlers = channel._handlers
+        reason = "connection closed by peer"
+        try:
+            channel._receive(nowait=True)
+            while not channel.closed:
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    return
+                handler = handlers.get(type(event))
+                if handler is None:  # ConnectionClosed
+                    reason = getattr(event, "reason", "") or reason
+                    break
+                handler(channel, event)  # incoming calls go to the worker pool
+            else:
+                return
+        except BlockingIOError:  # woken, but nothing to read after all
+            return
+        except Exception as exc:
+            self._fail(exc)
+            return
+        channel.close(reason, say_goodbye=False)
 
     def need_standin(self) -> bool:
         """For the inline watch: start a stand-in reader unless someone reads (True: done)."""
@@ -357,15 +429,23 @@ class Reading:
                 handler(channel, event)
             else:
                 return _CLOSED
-        except ProtocolError as exc:
+        except Exception as exc:
+            self._fail(exc)
+            return _CLOSED
+        channel.close(reason, say_goodbye=False)
+        return _CLOSED
+
+    def _fail(self, exc: Exception) -> None:
+        """Close the channel after reading failed with ``exc``."""
+        channel = self.channel
+        if isinstance(exc, ProtocolError):
             reason = f"protocol error: {exc}"
             log.warning("closing connection from %s: %s", channel.transport.peer_address, reason)
             channel.close(reason)
-            return _CLOSED
-        except OSError as exc:
+            return
+        if isinstance(exc, OSError):
             reason = f"connection lost: {exc}"
-        except Exception as exc:  # a bug must not leave callers waiting forever
+        else:  # a bug must not leave callers waiting forever
             log.exception("reader of %r failed", channel)
             reason = f"internal error: {exc}"
         channel.close(reason, say_goodbye=False)
-        return _CLOSED
