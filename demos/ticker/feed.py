@@ -78,10 +78,11 @@ class Market:
                 "quotes": self.quotes, "tick": self.tick}
 
 
-#: Every open subscription is a call in flight on its connection, and a
-#: broker refuses calls beyond ``Limits.max_pending`` per connection (256 by
-#: default): the feed raises that bound for thousands of subscribers.
-LIMITS = orb.Limits(max_pending=10_000)
+#: Every open subscription is an open stream on its connection, and a
+#: broker refuses streams beyond ``Limits.max_streams`` per connection
+#: (1024 by default). The demo's subscribers share one connection and
+#: keep 2,000 subscriptions open at once: the feed raises that bound.
+LIMITS = orb.Limits(max_streams=4096)
 
 
 async def main() -> int:

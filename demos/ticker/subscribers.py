@@ -44,8 +44,7 @@ async def early_closer(market: orb.aio.Proxy, symbol: str) -> int:
 
 
 async def main(uri: str, count: int, quotes: int) -> int:
-    # Thousands of calls in flight on one connection: above the default bound (256).
-    async with orb.aio.ORB(timeout=30.0, limits=orb.Limits(max_pending=10_000)) as broker:
+    async with orb.aio.ORB(timeout=30.0) as broker:
         market = await orb.aio.proxy(uri)
         started = time.monotonic()
         results = await asyncio.gather(
