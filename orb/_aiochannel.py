@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import CommunicationError, LocalProtocolError, OrbError, TimeoutError
 from ._waiters import AsyncPending
-from ._wire import Call, Cancel, Error, Message, Oneway
+from ._wire import Cancel, Error, Message, Oneway
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -117,9 +117,13 @@ def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) ->
 
 def outbox(channel: Channel, inbox: Inbox) -> Outbox:
     """The outbox of ``channel`` on the loop of ``inbox``."""
+    box = channel.last_outbox  # most channels are used from one loop: spare the weak dictionary
+    if box is not None and box.inbox is inbox:
+        return box
     box = inbox.outboxes.get(channel)
     if box is None:
         box = inbox.outboxes[channel] = Outbox(channel, inbox)
+    channel.last_outbox = box
     return box
 
 
@@ -224,8 +228,7 @@ async def call(
     if channel.closed:
         raise channel._closed_error()
     request_id = next(channel._request_ids)
-    buffers = channel.conn.send(Call(request_id=request_id, object_id=object_id,
-                                     method=method, args=args, kwargs=kwargs))
+    buffers = channel.conn.send_call(request_id, object_id, method, args, kwargs)
     waiter = AsyncPending(method, inbox)
     queued: _QueuedCall | None = None
     if not channel._call_slots.acquire(blocking=False):

@@ -125,6 +125,8 @@ class Channel:
         # lease; only the reader thread touches this list.
         self.decoded_refs: list[Any] = []
         self._on_close: list[Callable[[Channel], None]] = []
+        # The orb._aiochannel.Outbox this channel was last written through.
+        self.last_outbox: Any = None
 
     def __repr__(self) -> str:
         peer = self.peer.address if self.peer else self.transport.peer_address

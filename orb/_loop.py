@@ -101,6 +101,7 @@ class Loops:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._inboxes: weakref.WeakKeyDictionary[Any, Inbox] = weakref.WeakKeyDictionary()
+        self._last_inbox: Inbox | None = None
         self._closed = False
 
     def adopt(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -171,12 +172,16 @@ class Loops:
 
     def inbox(self, loop: asyncio.AbstractEventLoop) -> Inbox:
         """The inbox of ``loop``, the running loop of the calling thread (made on first use)."""
+        last = self._last_inbox  # every awaited call asks: spare it the weak dictionary
+        if last is not None and last._loop() is loop:
+            return last
         inbox = self._inboxes.get(loop)
         if inbox is None:
             with self._lock:
                 inbox = self._inboxes.get(loop)
                 if inbox is None:
                     inbox = self._inboxes[loop] = Inbox(loop)
+        self._last_inbox = inbox
         return inbox
 
     def call_later(self, delay: float, callback: Callable[..., Any], *args: Any) -> None:
