@@ -60,6 +60,9 @@ log = logging.getLogger("orb.channel")
 # Receive buffer of a connection; larger frames are read in place (see Channel._receive).
 _SMALL_RECV = 16 * 1024
 
+# Buffers (two per frame) that Channel.write(hold=True) keeps back at most.
+_HOLD_FRAMES = 128
+
 
 class _Pending(ThreadWaiter):
     """One call a blocked thread waits for; released when its reply arrives.
@@ -98,6 +101,7 @@ class Channel:
         self.closed = False
         self.close_reason = ""
         self._send_lock = threading.Lock()
+        self._held: list[bytes] = []  # frames kept back by write(hold=True), under _send_lock
         self._pending: dict[int, _Pending] = {}
         self._request_ids = itertools.count(1)
         self._call_slots = Slots(limits.max_pending)
@@ -324,14 +328,19 @@ class Channel:
             f"connection to {self.transport.peer_address} is closed ({self.close_reason})"
         )
 
-    def write(self, buffers: list[bytes], *, wait: bool = True, wake_reader: bool = True) -> bool:
+    def write(
+        self, buffers: list[bytes], *, wait: bool = True, wake_reader: bool = True,
+        hold: bool = False,
+    ) -> bool:
         """Write encoded frames; raises CommunicationError when the connection is lost.
 
         With ``wait=False`` it returns False, writing nothing, when another
         sender holds the connection (an event loop must not wait for it).
         ``wake_reader=False`` is for a blocked caller, which reads its reply
         itself; other writers see to it that the reader thread reads (see
-        orb._reading).
+        orb._reading). ``hold=True`` lets the frames wait for the next write
+        (or :meth:`flush_held`), up to :data:`_HOLD_FRAMES` of them: the
+        reader thread answering pipelined calls writes their replies together.
         """
         if wait:
             self._send_lock.acquire()
@@ -341,8 +350,15 @@ class Channel:
         try:
             if self.closed:
                 raise self._closed_error()
+            held = self._held
+            if held or hold:
+                held += buffers
+                if hold and len(held) < _HOLD_FRAMES:
+                    return True
+                buffers, self._held = held, []
             try:
-                self.transport.send(buffers)
+                if buffers:
+                    self.transport.send(buffers)
             except OSError as exc:
                 failure = exc
         finally:
@@ -355,6 +371,14 @@ class Channel:
         raise CommunicationError(
             f"cannot send to {self.transport.peer_address}: {failure}"
         ) from None
+
+    def flush_held(self) -> None:
+        """Write the frames that ``write(hold=True)`` kept back, if any."""
+        if self._held:
+            try:
+                self.write([])
+            except CommunicationError:
+                pass
 
     def _send_quietly(self, message: Message) -> None:
         try:
@@ -447,7 +471,8 @@ class Channel:
             return False
         return True
 
-    def _serve(self, message: Call | Oneway, refs: list[Any]) -> None:
+    def _serve(self, message: Call | Oneway, refs: list[Any], hold: bool = False) -> None:
+        """Run an incoming call and send its reply (``hold``: see :meth:`write`)."""
         reply: Any = None
         try:
             if refs:  # claim leases before the servant sees the proxies
@@ -465,11 +490,13 @@ class Channel:
                 with self._incoming_lock:
                     self._incoming -= 1
         if reply is not None and reply is not LATER:
-            self._send_reply(reply)
+            self._send_reply(reply, hold)
 
-    def _send_reply(self, reply: Reply | Error) -> None:
+    def _send_reply(self, reply: Reply | Error, hold: bool = False) -> None:
         try:
-            self.send(reply)
+            if self.closed:
+                raise self._closed_error()
+            self.write(self.conn.send(reply), hold=hold)
         except (LocalProtocolError, TypeError) as exc:  # the result cannot travel
             self._send_quietly(Error(request_id=reply.request_id, exception=exc))
         except CommunicationError:

@@ -289,12 +289,14 @@ class Reading:
         refs = channel._take_refs()
         if not channel._admit(message):
             return True
+        # The next call is here already: its reply and this one go out together.
+        hold = channel.conn.frame_ready()
         self.owner = None
         self.role.release()  # a caller (even this servant) may read meanwhile
         watch = channel.broker._inline_watch
         watch.begin(self)
         try:
-            channel._serve(message, refs)
+            channel._serve(message, refs, hold)
         except Exception:  # like a worker: log, and keep serving the connection
             log.exception("unhandled error serving %s()", message.method)
         finally:
@@ -302,6 +304,7 @@ class Reading:
         if self.role.acquire(False):
             self.owner = _BACKGROUND
             return True
+        channel.flush_held()
         return False
 
     # -- an event loop as the background reader (orb._loopreading) ----------
@@ -357,9 +360,13 @@ class Reading:
         channel.close(reason, say_goodbye=False)
 
     def need_standin(self) -> bool:
-        """For the inline watch: start a stand-in reader unless someone reads (True: done)."""
+        """For the inline watch: start a stand-in reader unless someone reads (True: done).
+
+        Replies held back for the overdue call's (see Channel.write) go out now.
+        """
         if self.channel.closed:
             return True
+        self.channel.flush_held()
         if self.role.locked():
             return False
         start_standin(self._standin, f"orb-reader {self.channel.transport.peer_address}")
@@ -394,6 +401,8 @@ class Reading:
             while not channel.closed:
                 event = conn.next_event()
                 if event is NEED_DATA:
+                    if channel._held:  # replies kept back for calls read since: before waiting
+                        channel.flush_held()
                     if waiter is not None:
                         if waiter.done:
                             return _DONE

@@ -213,6 +213,14 @@ class Connection:
         (size,) = HEADER.unpack_from(buffer)
         return max(HEADER.size + size - len(buffer), 0)
 
+    def frame_ready(self) -> bool:
+        """Whether a whole (small) frame has arrived that next_event() has not returned yet."""
+        buffer = self._buffer
+        if len(buffer) < HEADER.size:
+            return False
+        (size,) = HEADER.unpack_from(buffer)
+        return len(buffer) >= HEADER.size + size
+
     def receive_buffer(self) -> memoryview:
         """A writable view for the rest of the frame being received, where it will stay.
 
