@@ -102,6 +102,10 @@ class Channel:
         self.close_reason = ""
         self._send_lock = threading.Lock()
         self._held: list[bytes] = []  # frames kept back by write(hold=True), under _send_lock
+        # Frames other threads left for the one writing now (see write), under _queue_lock.
+        self._queue_lock = threading.Lock()
+        self._queued: list[bytes] = []
+        self._writing = False
         self._pending: dict[int, _Pending] = {}
         self._request_ids = itertools.count(1)
         self._call_slots = Slots(limits.max_pending)
@@ -342,10 +346,14 @@ class Channel:
         (or :meth:`flush_held`), up to :data:`_HOLD_FRAMES` of them: the
         reader thread answering pipelined calls writes their replies together.
         """
-        if wait:
+        if not self._send_lock.acquire(False):
+            if not wait:
+                return False
+            if self._leave_to_writer(buffers):
+                if wake_reader:
+                    self._reading.after_write()
+                return True
             self._send_lock.acquire()
-        elif not self._send_lock.acquire(blocking=False):
-            return False
         failure: OSError | None = None
         try:
             if self.closed:
@@ -356,11 +364,8 @@ class Channel:
                 if hold and len(held) < _HOLD_FRAMES:
                     return True
                 buffers, self._held = held, []
-            try:
-                if buffers:
-                    self.transport.send(buffers)
-            except OSError as exc:
-                failure = exc
+            if buffers:
+                failure = self._write_out(buffers)
         finally:
             self._send_lock.release()
         if failure is None:
@@ -371,6 +376,37 @@ class Channel:
         raise CommunicationError(
             f"cannot send to {self.transport.peer_address}: {failure}"
         ) from None
+
+    def _leave_to_writer(self, buffers: list[bytes]) -> bool:
+        """Queue frames for the thread writing now, if one is (True); it sends them next.
+
+        Threads calling at once do not queue up on the send lock, each
+        sleeping and being woken in turn: one writes for all of them.
+        """
+        with self._queue_lock:
+            if not self._writing:
+                return False
+            if self.closed:
+                raise self._closed_error()
+            self._queued += buffers
+            return True
+
+    def _write_out(self, buffers: list[bytes]) -> OSError | None:
+        """Send ``buffers`` and whatever other threads queued meanwhile (holding the send lock)."""
+        self._writing = True
+        try:
+            while True:
+                self.transport.send(buffers)
+                with self._queue_lock:
+                    buffers, self._queued = self._queued, []
+                    if not buffers:
+                        self._writing = False
+                        return None
+        except OSError as exc:
+            with self._queue_lock:
+                self._writing = False
+                self._queued = []  # their callers hear of it as the connection closes
+            return exc
 
     def flush_held(self) -> None:
         """Write the frames that ``write(hold=True)`` kept back, if any."""

@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -209,3 +210,68 @@ def test_a_stream_ending_inside_a_frame_read_in_place_is_a_protocol_error() -> N
     b.received_into(0)
     with pytest.raises(orb.ProtocolError, match="inside a frame"):
         b.next_event()
+
+
+def test_calls_left_for_a_writer_that_fails_end_with_the_connection() -> None:
+    """Threads calling while another writes leave their frames to it; when its
+    write fails, every one of those calls fails too, none hangs."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    handshaken = threading.Event()
+
+    def serve_hello_then_stop_reading() -> None:
+        sock, _ = listener.accept()
+        accepted.append(sock)
+        peer = Connection(
+            hello=Hello(codec_version=CODEC_VERSION, orb_id=os.urandom(16)),
+            encode=orb.Codec().encoder(),
+            decode=orb.Codec().decoder(),
+        )
+        sock.sendall(b"".join(peer.start()))
+        while peer.next_event() is NEED_DATA:
+            peer.receive_data(sock.recv(65536))
+        handshaken.set()  # and reads nothing more: the client's big write blocks
+
+    server = threading.Thread(target=serve_hello_then_stop_reading, daemon=True)
+    server.start()
+    port = listener.getsockname()[1]
+    outcomes: dict[str, BaseException | None] = {}
+    try:
+        with orb.ORB() as client:
+            ref = orb.ObjectRef.from_uri(f"orb://127.0.0.1:{port}/thing")
+            channel = client._channels.for_ref(ref)
+            assert handshaken.wait(5)
+
+            def call(name: str, args: list) -> None:
+                try:
+                    channel.call("thing", name, args, {}, None)
+                    outcomes[name] = None
+                except BaseException as exc:  # noqa: BLE001 - recorded for the assertions
+                    outcomes[name] = exc
+
+            big = threading.Thread(target=call, args=("put", [b"x" * 32_000_000]))
+            big.start()
+            _wait_for(lambda: channel._writing, "the big write to start")
+            small = [
+                threading.Thread(target=call, args=(f"echo{i}", [i])) for i in range(4)
+            ]
+            for thread in small:
+                thread.start()
+            _wait_for(lambda: len(channel._queued) == 8, "the small calls to be left to the writer")
+            accepted[0].close()  # unread data: the client's write fails (reset)
+            for thread in [big, *small]:
+                thread.join(10)
+                assert not thread.is_alive()
+    finally:
+        listener.close()
+    assert set(outcomes) == {"put", "echo0", "echo1", "echo2", "echo3"}
+    for name, outcome in outcomes.items():
+        assert isinstance(outcome, orb.CommunicationError), (name, outcome)
+
+
+def _wait_for(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.002)
