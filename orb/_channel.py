@@ -181,6 +181,11 @@ class Channel:
             raise CommunicationError(
                 f"handshake with {self.transport.peer_address} failed: {exc}"
             ) from None
+        peer_limit = hello.limits.get("max_pending")
+        if peer_limit is not None and peer_limit < self.broker.config.limits.max_pending:
+            # Send no more calls at once than the peer runs at once: the rest
+            # wait here for a slot instead of being refused there.
+            self._call_slots = Slots(peer_limit)
         self.peer = Peer(
             address=self.transport.peer_address,
             orb_id=hello.orb_id,

@@ -18,7 +18,7 @@ import msgpack
 import pytest
 
 import orb
-from orb._wire import CODEC_VERSION, Codec, Connection, Hello
+from orb._wire import CODEC_VERSION, NEED_DATA, Codec, Connection, Error, Hello
 
 
 @orb.expose
@@ -263,26 +263,75 @@ def test_wrong_protocol_version_is_refused(good: orb.Proxy, raw: RawPeer, orb_lo
 # -- pending calls ----------------------------------------------------------
 
 
+def _protocol_peer(endpoint: str) -> tuple[socket.socket, Connection]:
+    """A raw socket that completed the handshake, and its sans-I/O connection."""
+    host, _, port = endpoint.partition("://")[2].rpartition(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    codec = Codec()
+    connection = Connection(
+        hello=Hello(codec_version=CODEC_VERSION, orb_id=secrets.token_bytes(16)),
+        encode=codec.encoder(),
+        decode=codec.decoder(),
+    )
+    sock.sendall(b"".join(connection.start()))
+    assert type(_next_event(sock, connection)) is Hello
+    return sock, connection
+
+
+def _next_event(sock: socket.socket, connection: Connection) -> Any:
+    while (event := connection.next_event()) is NEED_DATA:
+        connection.receive_data(sock.recv(65536))
+    return event
+
+
 def test_incoming_calls_in_flight_are_bounded(
     small_server: orb.ORB, service: Service
 ) -> None:
+    # A peer that ignores the limit the server announced (4) sends a fifth call.
+    object_id = small_server.export(service).object_id
+    sock, connection = _protocol_peer(small_server.endpoints[0])
+    try:
+        for request_id in range(1, 5):
+            sock.sendall(b"".join(connection.send_call(request_id, object_id, "hold", [], {})))
+        assert service.wait_running(4)
+        sock.sendall(b"".join(connection.send_call(5, object_id, "echo", ["one too many"], {})))
+        refused = _next_event(sock, connection)
+        assert isinstance(refused, Error) and refused.request_id == 5
+        assert isinstance(refused.exception, orb.CommunicationError)
+        assert "too many calls in flight" in str(refused.exception)
+        service.release.set()
+        replies = {}
+        for _ in range(4):
+            reply = _next_event(sock, connection)
+            replies[reply.request_id] = reply.value
+        assert replies == {1: "released", 2: "released", 3: "released", 4: "released"}
+        sock.sendall(b"".join(connection.send_call(6, object_id, "echo", ["room again"], {})))
+        assert _next_event(sock, connection).value == "room again"
+    finally:
+        service.release.set()
+        sock.close()
+
+
+def test_an_orb_caller_keeps_to_the_bound_its_peer_announced(
+    small_server: orb.ORB, service: Service
+) -> None:
     ref = small_server.export(service)
-    # This client allows itself many calls in flight; the server allows 4 per connection.
+    # This client allows itself many calls in flight; the server runs 4 per
+    # connection: the client's fifth and sixth calls wait for a slot here
+    # instead of being refused there.
     with orb.ORB(limits=orb.Limits(max_pending=64)) as greedy:
         proxy = greedy.proxy(ref, timeout=10)
         results: list[Any] = []
-        threads = [threading.Thread(target=lambda: results.append(proxy.hold())) for _ in range(4)]
+        threads = [threading.Thread(target=lambda: results.append(proxy.hold())) for _ in range(6)]
         for thread in threads:
             thread.start()
         try:
             assert service.wait_running(4)
-            with pytest.raises(orb.CommunicationError, match="too many calls in flight"):
-                proxy.echo("one too many")
         finally:
             service.release.set()
         for thread in threads:
             thread.join(5)
-        assert results == ["released"] * 4
+        assert results == ["released"] * 6
         assert proxy.echo("room again") == "room again"
 
 
