@@ -127,15 +127,15 @@ class _AsyncCall:
 
     def start(self, counted: bool) -> bool:
         try:
-            self.loop = self.channel.broker._loops.servant_loop()
+            inbox = self.channel.broker._loops.servant_inbox()
         except RuntimeError as exc:
             self.coro.close()
             self._reply(self.dispatcher.failed(self.message, CommunicationError(str(exc))))
             return False
+        self.loop = inbox.loop
         self.channel.job_started(self.request_id, self, counted=counted)
-        try:
-            self.loop.call_soon_threadsafe(self._begin)
-        except RuntimeError:  # the loop closed just now
+        # Through the inbox: a burst of calls wakes the loop once, not once per call.
+        if not inbox.call(self._begin):  # the loop closed just now
             self.coro.close()
             self._finished()
         return True

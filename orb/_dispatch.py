@@ -72,6 +72,18 @@ class Dispatcher:
             return None
         return Reply(request_id=message.request_id, value=value)
 
+    def returns_at_once(self, message: Call | Oneway) -> bool:
+        """Whether the call only starts work elsewhere (an ``async def`` method).
+
+        Such a call may be run by a connection's reader even while other
+        calls are in flight: it returns as soon as its coroutine exists.
+        """
+        entry = self.table.lookup(message.object_id)
+        if entry is None:
+            return False
+        member = entry.members.get(message.method)
+        return member is not None and member.is_async
+
     def failed(self, message: Call | Oneway, exc: BaseException) -> Error | None:
         """The Error answering a call that raised ``exc`` (one-way calls log it: None)."""
         _strip_internal_frames(exc)

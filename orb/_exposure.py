@@ -61,6 +61,9 @@ class Member:
     is_property: bool = False
     oneway: bool = False
     writable: bool = False
+    #: ``async def`` (or an async generator): calling it only makes the
+    #: object that the broker's event loop then runs.
+    is_async: bool = False
 
 
 def _check_name(name: str) -> None:
@@ -158,7 +161,8 @@ def members_of(cls: type) -> dict[str, Member]:
                 continue
         elif exposure is None and not whole_class:
             continue
-        members[name] = Member(name, oneway=bool(exposure and exposure.oneway))
+        is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+        members[name] = Member(name, oneway=bool(exposure and exposure.oneway), is_async=is_async)
     return members
 
 

@@ -36,16 +36,17 @@ SHUTDOWN_GRACE = 2.0
 class Inbox:
     """Runs callbacks on one event loop; ``call`` may be used from any thread.
 
-    Made on the loop's own thread (by :meth:`Loops.inbox`); a callback
-    passed from that thread runs at once. The inbox holds its loop weakly:
-    a loop that was closed and dropped takes its inbox with it.
+    Made on the loop's own thread (by :meth:`Loops.inbox`), or for a loop
+    running on the thread whose ident is ``thread``; a callback passed from
+    that thread runs at once. The inbox holds its loop weakly: a loop that
+    was closed and dropped takes its inbox with it.
     """
 
     __slots__ = ("__weakref__", "_loop", "_queue", "_scheduled", "_thread", "outboxes")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, thread: int | None = None) -> None:
         self._loop = weakref.ref(loop)
-        self._thread = threading.get_ident()
+        self._thread = threading.get_ident() if thread is None else thread
         # What this loop writes, per channel (orb._aiochannel.Outbox).
         self.outboxes: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._queue: collections.deque[tuple[Callable[..., Any], tuple]] = collections.deque()
@@ -58,14 +59,14 @@ class Inbox:
             raise RuntimeError("the event loop is gone")
         return loop
 
-    def call(self, callback: Callable[..., Any], *args: Any) -> None:
+    def call(self, callback: Callable[..., Any], *args: Any) -> bool:
         """Run ``callback(*args)`` on the loop: now on its thread, else soon.
 
-        Dropped when the loop is closed.
+        Dropped (False) when the loop is closed.
         """
         if threading.get_ident() == self._thread:
             callback(*args)
-            return
+            return True
         self._queue.append((callback, args))
         if not self._scheduled:
             # Two threads may both get here and schedule two drains: harmless.
@@ -78,6 +79,8 @@ class Inbox:
             except RuntimeError:  # the loop is closed: nobody is left to wake
                 self._scheduled = False
                 self._queue.clear()
+                return False
+        return True
 
     def _drain(self) -> None:
         # Clear the flag first: a callback queued after this point schedules
@@ -102,6 +105,7 @@ class Loops:
         self._thread: threading.Thread | None = None
         self._inboxes: weakref.WeakKeyDictionary[Any, Inbox] = weakref.WeakKeyDictionary()
         self._last_inbox: Inbox | None = None
+        self._servant_inbox: Inbox | None = None
         self._closed = False
 
     def adopt(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -110,6 +114,18 @@ class Loops:
             if self._thread is not None:
                 raise RuntimeError("this broker already serves async methods on its own loop")
             self._loop = loop
+        self._servant_inbox = self.inbox(loop)  # adopt() runs on the loop's thread
+
+    def servant_inbox(self) -> Inbox:
+        """The inbox of :meth:`servant_loop`: callbacks from other threads wake it once per burst."""
+        loop = self.servant_loop()
+        inbox = self._servant_inbox
+        if inbox is None or inbox._loop() is not loop:
+            with self._lock:  # a loop thread being started publishes its inbox under the lock
+                inbox = self._servant_inbox
+            if inbox is None or inbox._loop() is not loop:
+                raise RuntimeError("the broker's event loop closed")
+        return inbox
 
     def reading_loop(self) -> asyncio.AbstractEventLoop | None:
         """The application's loop adopted by :meth:`adopt`, while it is open; else None.
@@ -146,9 +162,13 @@ class Loops:
         thread = threading.Thread(
             target=self._run, args=(loop, started), name=self._name, daemon=True
         )
-        self._loop, self._thread = loop, thread
         thread.start()
         started.wait()
+        inbox = Inbox(loop, thread=thread.ident)
+        self._inboxes[loop] = inbox
+        # Publish the inbox before the loop: servant_loop() reads _loop unlocked.
+        self._servant_inbox = inbox
+        self._loop, self._thread = loop, thread
 
     @staticmethod
     def _run(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:

@@ -427,7 +427,9 @@ class Reading:
                         return _CLOSED
                     continue
                 cls = type(event)
-                if background and (cls is Call or cls is Oneway) and self._may_inline():
+                if background and (cls is Call or cls is Oneway) and (
+                    self._may_inline() or channel.broker._dispatcher.returns_at_once(event)
+                ):
                     if not self._serve_inline(event):
                         return _LOST
                     continue
