@@ -345,11 +345,17 @@ class Reading:
                 event = conn.next_event()
                 if event is NEED_DATA:
                     return
-                handler = handlers.get(type(event))
+                cls = type(event)
+                if (cls is Call or cls is Oneway) and not channel.decoded_refs and (
+                    channel.broker._dispatcher.returns_at_once(event)
+                ):
+                    self._start_here(event)  # its coroutine runs on this loop
+                    continue
+                handler = handlers.get(cls)
                 if handler is None:  # ConnectionClosed
                     reason = getattr(event, "reason", "") or reason
                     break
-                handler(channel, event)  # incoming calls go to the worker pool
+                handler(channel, event)  # other incoming calls go to the worker pool
             else:
                 return
         except BlockingIOError:  # woken, but nothing to read after all
@@ -358,6 +364,20 @@ class Reading:
             self._fail(exc)
             return
         channel.close(reason, say_goodbye=False)
+
+    def _start_here(self, message: Call | Oneway) -> None:
+        """Start an ``async def`` method's call while holding the role: it returns at once.
+
+        Its coroutine runs on the broker's loop, so it neither waits for a
+        free worker nor holds up the reading (calls carrying proxies, whose
+        leases are claimed first, go to the worker pool instead).
+        """
+        channel = self.channel
+        if channel._admit(message):
+            try:
+                channel._serve(message, [])
+            except Exception:  # like a worker: log, and keep reading
+                log.exception("unhandled error serving %s()", message.method)
 
     def need_standin(self) -> bool:
         """For the inline watch: start a stand-in reader unless someone reads (True: done).
@@ -394,6 +414,7 @@ class Reading:
         channel = self.channel
         conn = channel.conn
         handlers = channel._handlers
+        dispatcher = channel.broker._dispatcher
         background = self.owner is _BACKGROUND
         may_step_back = background and channel.outgoing
         reason = "connection closed by peer"
@@ -427,12 +448,14 @@ class Reading:
                         return _CLOSED
                     continue
                 cls = type(event)
-                if background and (cls is Call or cls is Oneway) and (
-                    self._may_inline() or channel.broker._dispatcher.returns_at_once(event)
-                ):
-                    if not self._serve_inline(event):
-                        return _LOST
-                    continue
+                if cls is Call or cls is Oneway:
+                    if background and self._may_inline():
+                        if not self._serve_inline(event):
+                            return _LOST
+                        continue
+                    if not channel.decoded_refs and dispatcher.returns_at_once(event):
+                        self._start_here(event)
+                        continue
                 handler = handlers.get(cls)
                 if handler is None:  # ConnectionClosed
                     reason = getattr(event, "reason", "") or reason

@@ -162,3 +162,39 @@ def test_an_aio_broker_outliving_its_loop_serves_async_methods_on_its_own(client
         assert proxy.loop_thread().startswith("orb-loop")
     finally:
         server.close()
+
+
+def test_async_methods_answer_while_every_worker_is_busy() -> None:
+    # Plain methods run on the reader (until a stand-in takes over) and in
+    # worker threads; async ones only need the event loop, so they still
+    # answer when the reader and every worker are held up.
+    config = orb.Config(max_workers=2)
+    with orb.ORB(listen="tcp://127.0.0.1:0", config=config) as server, orb.ORB() as client:
+        worker = Worker()
+        uri = str(server.export(worker))
+        running = threading.Semaphore(0)
+
+        @orb.expose
+        class Gate:
+            def hold(self) -> bool:
+                running.release()
+                return worker.release.wait(5)
+
+        gate = client.proxy(server.export(Gate()), timeout=8)
+        awaitable = run(orb.aio.proxy(uri, broker=client, timeout=3))  # its interface, beforehand
+        holders = [threading.Thread(target=gate.hold) for _ in range(3)]
+        for thread in holders:
+            thread.start()
+        try:
+            for _ in range(3):
+                assert running.acquire(timeout=5)
+
+            async def main() -> list[object]:
+                return await asyncio.gather(*[awaitable.aecho(i) for i in range(20)])
+
+            assert run(main()) == list(range(20))
+            assert not worker.release.is_set()  # the plain calls were still running
+        finally:
+            worker.release.set()
+            for thread in holders:
+                thread.join(5)
