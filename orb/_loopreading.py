@@ -95,6 +95,6 @@ class LoopReader:
         try:
             reading.read_available()
         finally:
-            reading._leave()
+            reading.give_up_role()
         if reading.channel.closed:
             self._watch()

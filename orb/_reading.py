@@ -317,9 +317,12 @@ class Reading:
         self.loop_reader.wake()
 
     def stop_loop_reading(self, loop_reader: Any) -> None:
-        """The loop of ``loop_reader`` is gone: a reader thread takes over."""
-        if self.loop_reader is loop_reader:
+        """The loop of ``loop_reader`` is gone: a reader thread takes over (once)."""
+        with self._cond:
+            if self.loop_reader is not loop_reader:
+                return
             self.loop_reader = None
+        if not self.channel.closed:
             self.channel.start_reader_thread()
 
     def take_role_or_wait(self) -> bool:
@@ -332,6 +335,10 @@ class Reading:
         self._wants_role = False
         self.owner = _LOOP
         return True
+
+    def give_up_role(self) -> None:
+        """For the loop, after :meth:`read_available`: leave the role as every reader does."""
+        self._leave()
 
     def read_available(self) -> None:
         """For the loop, holding the role: read what has arrived and handle it, never blocking."""
