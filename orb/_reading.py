@@ -345,13 +345,17 @@ class Reading:
         channel = self.channel
         conn = channel.conn
         handlers = channel._handlers
+        buffered = getattr(channel.transport, "buffered", None)  # TLS: records already read
         reason = "connection closed by peer"
         try:
             channel._receive(nowait=True)
             while not channel.closed:
                 event = conn.next_event()
                 if event is NEED_DATA:
-                    return
+                    if buffered is None or not buffered():
+                        return
+                    channel._receive(nowait=True)
+                    continue
                 cls = type(event)
                 if (cls is Call or cls is Oneway) and not channel.decoded_refs and (
                     channel.broker._dispatcher.returns_at_once(event)

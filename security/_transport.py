@@ -20,7 +20,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from orb._errors import CommunicationError, TimeoutError
@@ -150,6 +150,37 @@ class TLSTransport:
                 self.sock.sendall(data)
 
     def recv_into(self, buffer: memoryview) -> int:
+        return self._recv_into(buffer, self._fill)
+
+    def recv_into_nowait(self, buffer: memoryview) -> int:
+        """Like recv_into, but raises BlockingIOError when no whole record has arrived.
+
+        For an event loop reading the connection (orb._loopreading); the
+        socket must be in blocking mode without a timeout (an outgoing
+        connection after its handshake).
+        """
+        return self._recv_into(buffer, self._fill_nowait)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def buffered(self) -> bool:
+        """Whether bytes already received wait to be decrypted and read.
+
+        A reader that does not block must read again while this holds: the
+        socket will not tell it that they are there.
+        """
+        with self._ssl_lock:
+            return self._obj.pending() > 0 or self._incoming.pending > 0
+
+    def _fill_nowait(self, deadline: float | None = None) -> None:
+        count = self.sock.recv_into(self._raw, 0, socket.MSG_DONTWAIT)
+        if count:
+            self._incoming.write(memoryview(self._raw)[:count])
+        else:
+            self._incoming.write_eof()
+
+    def _recv_into(self, buffer: memoryview, fill: Callable[[float | None], None]) -> int:
         size = len(buffer)
         while True:
             failure: ssl.SSLError | None = None
@@ -164,7 +195,7 @@ class TLSTransport:
                 raise TLSError(explain(failure, self.peer_address, server_side=self._server_side))
             if count >= 0:
                 return count
-            self._fill(None)
+            fill(None)
 
     def _read(self, buffer: memoryview, size: int) -> int:
         """Decrypted bytes into ``buffer``: a count, 0 at EOF, -1 for want-read, -2 on error."""

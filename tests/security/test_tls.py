@@ -279,3 +279,31 @@ def test_a_peer_claiming_another_orbs_id_does_not_receive_its_calls(pki: PKI) ->
         assert server._channels.by_orb[real.orb_id].peer.identity.common_name == "bob"
         ref = orb.ObjectRef(object_id="the-object", orb_id=real.orb_id, endpoints=real.endpoints)
         assert server.proxy(ref, timeout=5).who() == "real"
+
+
+def test_an_aio_broker_reads_its_tls_connection_on_its_event_loop(
+    pki: PKI, tls_server: orb.ORB
+) -> None:
+    import asyncio
+
+    import orb.aio
+
+    uri = str(tls_server.export(Mirror()))
+    blob = bytes(range(256)) * 4096  # 1 MiB: many TLS records, more than one read holds
+
+    async def main() -> list[str]:
+        before = {t.name for t in threading.enumerate()}
+        async with orb.aio.ORB(tls=pki.client_tls()) as client:
+            mirror = await orb.aio.proxy(uri, broker=client, timeout=10)
+            assert (await mirror.whoami())["common_name"] == "alice"
+            values = [(i, blob if i % 10 == 0 else "x" * i) for i in range(60)]
+            assert await asyncio.gather(*[mirror.echo(v) for v in values]) == values
+            assert await mirror.echo(blob * 8) == blob * 8
+            return [t.name for t in threading.enumerate() if t.name not in before]
+
+    started = asyncio.run(asyncio.wait_for(main(), 30))
+    # The server's side has reader threads (named after the client's address);
+    # the client's side, named after the server's, is read by the loop.
+    server_address = tls_server.endpoints[0].split("://")[1]
+    assert any(name.startswith("orb-reader") for name in started)
+    assert f"orb-reader {server_address}" not in started
