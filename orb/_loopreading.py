@@ -1,7 +1,8 @@
 """Reading a connection on an event loop instead of a reader thread.
 
 A broker made by ``orb.aio.ORB`` inside a running loop has that loop read
-its outgoing connections over plain sockets (``loop.add_reader``): a reply
+its outgoing connections (``loop.add_reader``), over any transport that can
+read without blocking (TCP, Unix sockets, TLS): a reply
 completes its coroutine's future right there, with no reader thread to
 wake and no hop back to the loop. The loop takes the channel's reading
 role (orb._reading) like the reader thread would:
