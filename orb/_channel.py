@@ -359,7 +359,7 @@ class Channel:
                     self._reading.after_write()
                 return True
             self._send_lock.acquire()
-        failure: OSError | None = None
+        failure: Exception | None = None
         try:
             if self.closed:
                 raise self._closed_error()
@@ -396,8 +396,12 @@ class Channel:
             self._queued += buffers
             return True
 
-    def _write_out(self, buffers: list[bytes]) -> OSError | None:
-        """Send ``buffers`` and whatever other threads queued meanwhile (holding the send lock)."""
+    def _write_out(self, buffers: list[bytes]) -> Exception | None:
+        """Send ``buffers`` and whatever other threads queued meanwhile (holding the send lock).
+
+        Returns the failure, after which the connection must close: the
+        stream may end inside a frame, and the frames of the others are lost.
+        """
         self._writing = True
         try:
             while True:
@@ -407,11 +411,19 @@ class Channel:
                     if not buffers:
                         self._writing = False
                         return None
-        except OSError as exc:
-            with self._queue_lock:
-                self._writing = False
-                self._queued = []  # their callers hear of it as the connection closes
-            return exc
+        except Exception as exc:  # OSError, or a TLS failure
+            failure: Exception = exc
+        except BaseException:  # interrupted (Ctrl-C): the stream may end inside a frame
+            self._drop_queued()
+            self.transport.close()  # the reader sees it and closes the channel: calls fail
+            raise
+        self._drop_queued()
+        return failure
+
+    def _drop_queued(self) -> None:
+        with self._queue_lock:
+            self._writing = False
+            self._queued = []  # their callers hear of it as the connection closes
 
     def flush_held(self) -> None:
         """Write the frames that ``write(hold=True)`` kept back, if any."""
