@@ -17,7 +17,7 @@ import pytest
 import orb
 import orb.aio
 
-from ._support import Worker, run
+from ._support import Producer, Worker, run, wait_until
 
 
 @orb.expose
@@ -108,6 +108,41 @@ def test_blocking_callers_on_other_threads_share_the_connection() -> None:
                     assert results[k] == [k * 1000 + i for i in range(200)]
                 assert results[3:] == list(range(600))
                 assert len(client.stats()["connections"]) == 1
+
+        run(main())
+
+
+def test_streams_flow_and_stop_while_the_loop_reads() -> None:
+    from orb._streams import INITIAL_CREDIT
+
+    with orb.ORB(listen="tcp://127.0.0.1:0") as server:
+        producer = Producer()
+        uri = str(server.export(producer))
+
+        async def main() -> None:
+            async with orb.aio.ORB() as client:
+                proxy = await orb.aio.proxy(uri, broker=client)
+                assert [i async for i in await proxy.ticks(500)] == list(range(500))
+                assert [i async for i in await proxy.numbers(300)] == list(range(300))
+                loop = asyncio.get_running_loop()
+                # A slow consumer pauses the producer at the credit window.
+                consumed = 0
+                async for _ in await proxy.ticks(3 * INITIAL_CREDIT):
+                    consumed += 1
+                    if consumed == 1:
+                        paused_at = 500 + 300 + INITIAL_CREDIT  # items produced so far
+                        await loop.run_in_executor(
+                            None, lambda: wait_until(lambda: producer.produced >= paused_at)
+                        )
+                        assert await proxy.counted() == paused_at
+                assert consumed == 3 * INITIAL_CREDIT
+                # Leaving early stops an endless producer.
+                producer.closed.clear()
+                async with await proxy.endless() as stream:
+                    async for item in stream:
+                        if item == 10:
+                            break
+                assert await loop.run_in_executor(None, producer.closed.wait, 5)
 
         run(main())
 
