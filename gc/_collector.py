@@ -22,6 +22,10 @@ from orb._table import Entry
 
 from ._leases import LeaseTable
 
+# ORB ids are 16 bytes (the HELLO message); a lease key may follow one with a
+# certificate fingerprint (see Collector._check_client).
+_ORB_ID_SIZE = 16
+
 if TYPE_CHECKING:
     from orb._broker import ORB
 
@@ -141,8 +145,8 @@ class Collector:
         now = self._clock()
         with self._lock:
             leases = self._leases.stats(now)
-            holders = {
-                e.object_id: [h.hex() for h in self._leases.holders(e.object_id, now)]
+            holders = {  # by ORB id (a lease key may carry a certificate fingerprint too)
+                e.object_id: [h[:_ORB_ID_SIZE].hex() for h in self._leases.holders(e.object_id, now)]
                 for e in self._table.entries()
             }
         return {
@@ -160,6 +164,14 @@ class Collector:
     # -- internals -------------------------------------------------------------
 
     def _check_client(self, client_orb_id: bytes) -> bytes:
+        """The key the caller's leases are held under.
+
+        A caller may claim only the ORB id of its own connection. That id is
+        the peer's own unsigned claim, so over TLS with a client certificate
+        the key is the ORB id and the certificate's fingerprint together: a
+        peer with another certificate that claims the same id holds, renews
+        and cleans leases of its own, never those of the real one.
+        """
         if not isinstance(client_orb_id, bytes):
             raise TypeError("client_orb_id must be the caller's ORB id (bin)")
         try:
@@ -168,6 +180,9 @@ class Collector:
             return client_orb_id
         if client_orb_id != peer.orb_id:
             raise orb.AccessDenied("a broker may only dirty or clean its own leases")
+        fingerprint = getattr(peer.identity, "fingerprint", None)
+        if fingerprint:
+            return client_orb_id + bytes.fromhex(fingerprint)
         return client_orb_id
 
     def _unexport(self, object_ids: list[str]) -> list[Entry]:

@@ -307,3 +307,27 @@ def test_an_aio_broker_reads_its_tls_connection_on_its_event_loop(
     server_address = tls_server.endpoints[0].split("://")[1]
     assert any(name.startswith("orb-reader") for name in started)
     assert f"orb-reader {server_address}" not in started
+
+
+def test_a_peer_claiming_another_clients_orb_id_cannot_release_its_leases(pki: PKI) -> None:
+    # The distributed GC holds a TLS client's leases under its ORB id and its
+    # certificate: another certificate claiming the same id cleans only its own.
+    @orb.expose
+    class Factory:
+        def make(self) -> Mirror:
+            return Mirror()
+
+    with orb.ORB(listen="tls://127.0.0.1:0", tls=pki.server_tls(), lease=60) as owner, \
+            orb.ORB(tls=pki.client_tls(pki.alice)) as alice, \
+            orb.ORB(tls=pki.client_tls(pki.bob)) as impostor:
+        made = alice.proxy(str(owner.export(Factory())), timeout=5).make()
+        object_id = orb.ref(made).object_id
+        assert owner._collector.holders(object_id)  # alice's lease
+        impostor.orb_id = alice.orb_id  # the lie, told in the impostor's Hello
+        dgc = orb.ObjectRef(object_id="orb.dgc", orb_id=owner.orb_id, endpoints=owner.endpoints)
+        collector = impostor.proxy(dgc, timeout=5)
+        assert orb.invoke(collector, "clean", alice.orb_id, 10**9, [object_id]) is None
+        assert owner._collector.holders(object_id)  # still held: the clean was the impostor's
+        assert made.echo("alive") == "alive"
+        stats = owner.stats()["dgc"]["holders"]
+        assert stats[object_id] == [alice.orb_id.hex()]
