@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from child_env import clean_env
+
 #: How much of the end of stderr a failure message shows.
 STDERR_TAIL = 8000
 #: How many of the last stdout lines a failure message shows.
@@ -24,8 +26,9 @@ STDOUT_TAIL = 20
 class LineProcess:
     """A process started with pipes; ``readline`` and ``read_until`` have deadlines.
 
-    ``env`` defaults to this process's environment without orb's ``ORB_*``
-    variables; ``prefix`` is put before ``argv`` (e.g. ``ip netns exec NAME``).
+    ``env`` defaults to :func:`child_env.clean_env` (none of the caller's
+    ``ORB_*`` variables, mDNS on loopback); ``prefix`` is put before ``argv``
+    (e.g. ``ip netns exec NAME``).
     stderr goes to a file, ``log`` if given (kept after the test) or else an
     anonymous one: a child logging a lot never stalls on a pipe nobody reads,
     and a failure shows what it wrote so far even while it still runs.
@@ -42,7 +45,7 @@ class LineProcess:
         log: str | os.PathLike[str] | None = None,
     ) -> None:
         if env is None:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("ORB_")}
+            env = clean_env()
         self.argv = [*prefix, *argv]
         self.name = shlex.join(argv)
         self.log = Path(log) if log is not None else None

@@ -20,6 +20,7 @@ from typing import Any
 
 import pexpect
 import pyte
+from child_env import clean_env
 from line_process import LineProcess
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,15 +32,6 @@ def orb_command() -> list[str]:
     if os.path.exists(script):
         return [script]
     return [sys.executable, "-m", "orb._cli"]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment for child processes: no inherited naming settings, mDNS on loopback."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORB_")}  # ORB_TLS_* too
-    env["ORB_MDNS_INTERFACES"] = "127.0.0.1"
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
 
 
 class NamingDaemon(LineProcess):

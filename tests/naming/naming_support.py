@@ -11,7 +11,6 @@ tests on this machine never answer it.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from child_env import clean_env
 from line_process import LineProcess
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Zeroconf
 
@@ -30,21 +30,9 @@ from orb.naming import NAMING_OBJECT_ID, SERVICE_TYPE, NamingService
 HERE = Path(__file__).resolve().parent
 BINDER = HERE / "naming_binder.py"
 LOCATOR = HERE / "naming_locator.py"
-#: Environment variables that would change where a process looks for naming.
+#: Environment variables that would change where this (the test) process looks
+#: for naming; child processes get none of the caller's ``ORB_*`` (child_env.clean_env).
 NAMING_VARIABLES = ("ORB_NAMING", "ORB_NAMING_DOMAIN", "ORB_MDNS_INTERFACES")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without the naming variables, plus ``extra``.
-
-    mDNS is pinned to loopback unless ``extra`` says otherwise, so nothing a
-    child process does by default ever reaches a real interface.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in NAMING_VARIABLES}
-    env["PYTHONUNBUFFERED"] = "1"
-    env["ORB_MDNS_INTERFACES"] = "127.0.0.1"
-    env.update(extra)
-    return env
 
 
 def unique_domain() -> str:

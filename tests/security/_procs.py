@@ -5,18 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
+from child_env import clean_env
 from line_process import LineProcess
 
 __all__ = ["HERE", "LineProcess", "clean_env", "python"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without orb's discovery and TLS variables, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORB_")}
-    env.update(extra)
-    return env
 
 
 def python(*args: str) -> list[str]:
