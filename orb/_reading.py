@@ -137,38 +137,61 @@ class Reading:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         can_read = deadline is None or self._wait_readable is not None
-        self._blocked[waiter] = request_id
         try:
             while not waiter.done:
+                waiter.promoted = False  # a promotion is answered by trying the role now
                 if self.channel.closed:  # closing: the failure is on its way
                     waiter.sleep(-1 if deadline is None else max(deadline - time.monotonic(), 0))
                 elif can_read and self.role.acquire(False):
-                    self.owner = _CALLER
-                    try:
-                        self._read(waiter, deadline)
-                    finally:
-                        self._leave()
+                    self._read_as_caller(waiter, deadline)
                 else:
-                    if can_read:
-                        self._sync_callers = True
-                    elif not self.role.locked():
-                        self.wake_background()  # this caller cannot read: someone must
-                    if deadline is None:
-                        waiter.sleep(-1)
-                    else:
-                        waiter.sleep(max(deadline - time.monotonic(), 0.0))
-                    if waiter.promoted:  # woken to read: the loop tries the role
-                        waiter.promoted = False
-                        if waiter.done:  # ... but the reply came meanwhile
-                            self._hand_on()
+                    self._sleep(waiter, request_id, deadline, can_read)
                 if deadline is not None and not waiter.done and time.monotonic() >= deadline:
+                    if waiter.promoted:
+                        self._hand_on()
                     return self._withdraw(waiter, request_id)
-            return True
+        except BaseException:
+            if waiter.promoted:  # woken to read, but leaving: someone else must
+                self._hand_on()
+            raise
+        if waiter.promoted:  # woken to read, but the reply came first
+            self._hand_on()
+        return True
+
+    def _read_as_caller(self, waiter: ThreadWaiter, deadline: float | None) -> None:
+        self.owner = _CALLER
+        try:
+            self._read(waiter, deadline)
+        finally:
+            self._leave()
+
+    def _sleep(
+        self, waiter: ThreadWaiter, request_id: int, deadline: float | None, can_read: bool
+    ) -> None:
+        """Wait until the reply is in or this caller is promoted (woken to read).
+
+        Only while it is listed in ``_blocked`` can a caller be promoted. It
+        is listed before it looks at the role once more, so a reader that
+        leaves in between either left the role free for it or finds it in
+        the list: a caller that reads for itself never touches the list.
+        """
+        self._blocked[waiter] = request_id
+        took_role = False
+        try:
+            if can_read and self.role.acquire(False):
+                took_role = True
+            else:
+                if can_read:
+                    self._sync_callers = True
+                elif not self.role.locked():
+                    self.wake_background()  # this caller cannot read: someone must
+                waiter.sleep(-1 if deadline is None else max(deadline - time.monotonic(), 0.0))
         finally:
             with self._promote_lock:
                 del self._blocked[waiter]
-            if waiter.promoted:  # woken to read, but leaving: someone else must
-                self._hand_on()
+        if took_role:
+            waiter.promoted = False  # it reads anyway
+            self._read_as_caller(waiter, deadline)
 
     def _withdraw(self, waiter: ThreadWaiter, request_id: int) -> bool:
         with self._promote_lock:
@@ -425,7 +448,6 @@ class Reading:
         channel = self.channel
         conn = channel.conn
         handlers = channel._handlers
-        dispatcher = channel.broker._dispatcher
         background = self.owner is _BACKGROUND
         may_step_back = background and channel.outgoing
         reason = "connection closed by peer"
@@ -464,7 +486,9 @@ class Reading:
                         if not self._serve_inline(event):
                             return _LOST
                         continue
-                    if not channel.decoded_refs and dispatcher.returns_at_once(event):
+                    if not channel.decoded_refs and channel.broker._dispatcher.returns_at_once(
+                        event
+                    ):
                         self._start_here(event)
                         continue
                 handler = handlers.get(cls)
