@@ -37,6 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from child_env import clean_env
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Documents whose python blocks run, in the order a reader meets them.
 RUN = ["README.md", "docs/GUIDE.md", "docs/MIGRATING_FROM_PYRO5.md", "docs/DESIGN.md"]
@@ -179,10 +181,7 @@ def run_document(path: Path) -> int:
 
 
 def _document_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ORB_NAMING", "ORB_TLS_"))}
-    env["ORB_MDNS_INTERFACES"] = "127.0.0.1"  # nothing a document does leaves this machine
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return clean_env()  # nothing a document does leaves this machine
 
 
 def _documents(names: list[str]) -> list[str]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from child_env import clean_env
 
 DEMOS = Path(__file__).resolve().parents[2] / "demos"
 
@@ -16,7 +17,7 @@ def run_demo(script: str, cwd: Path, timeout: float = 60.0) -> str:
     Fails unless it exits 0 and reports no failed step. orb's environment
     variables from the outside are removed: the demos set their own.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ORB_")}
+    env = clean_env()
     result = subprocess.run(
         [sys.executable, str(DEMOS / script)],
         cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env, check=False,
