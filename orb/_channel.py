@@ -343,8 +343,10 @@ class Channel:
     ) -> bool:
         """Write encoded frames; raises CommunicationError when the connection is lost.
 
-        With ``wait=False`` it returns False, writing nothing, when another
-        sender holds the connection (an event loop must not wait for it).
+        A thread that finds another one writing leaves its frames to it and
+        returns at once. With ``wait=False`` it returns False, writing
+        nothing, when the connection is held otherwise (an event loop must
+        not wait for it).
         ``wake_reader=False`` is for a blocked caller, which reads its reply
         itself; other writers see to it that the reader thread reads (see
         orb._reading). ``hold=True`` lets the frames wait for the next write
@@ -352,12 +354,12 @@ class Channel:
         reader thread answering pipelined calls writes their replies together.
         """
         if not self._send_lock.acquire(False):
-            if not wait:
-                return False
             if self._leave_to_writer(buffers):
                 if wake_reader:
                     self._reading.after_write()
                 return True
+            if not wait:
+                return False
             self._send_lock.acquire()
         failure: Exception | None = None
         try:
