@@ -158,7 +158,7 @@ class Channel:
             deadline = time.monotonic() + handshake_timeout
         try:
             self.transport.settimeout(max(deadline - time.monotonic(), 0.001))
-            self._write(self.conn.start())
+            self.send_hello()
             hello = self._read_until_hello(deadline)
             self.transport.settimeout(None if self.outgoing else self._idle_timeout)
         except OrbError as exc:
@@ -202,10 +202,21 @@ class Channel:
     def start_reader_thread(self) -> None:
         """Start the thread that reads when no caller does (see orb._reading)."""
         assert self.peer is not None
+        if self.outgoing:
+            self._reading.step_back_first()
         self._reader = threading.Thread(
             target=self.read_loop, name=f"orb-reader {self.peer.address}", daemon=True
         )
         self._reader.start()
+
+    def send_hello(self) -> None:
+        """Send this side's Hello (once); :meth:`open` does it unless it was done before.
+
+        A listener sends it from its accept thread, so the peer's wait for
+        it overlaps with starting the connection's thread.
+        """
+        if not self.conn.hello_sent:
+            self._write(self.conn.start())
 
     def _read_until_hello(self, deadline: float) -> Hello:
         while True:

@@ -106,8 +106,18 @@ class Listening:
                 log.warning("refusing connection from %s: %s", transport.peer_address, refused)
                 transport.close()
                 continue
+            channel = None
+            if getattr(listener, "upgrade", None) is None:  # plain: say Hello before the thread starts
+                channel = Channel(self._broker, transport, outgoing=False)
+                try:
+                    channel.send_hello()
+                except OSError as exc:
+                    log.info("connection from %s lost at once: %s", transport.peer_address, exc)
+                    self._admission.release(host)
+                    transport.close()
+                    continue
             thread = threading.Thread(
-                target=self._serve_incoming, args=(listener, transport, host),
+                target=self._serve_incoming, args=(listener, transport, host, channel),
                 name=f"orb-reader {transport.peer_address}", daemon=True,
             )
             with self._lock:
@@ -118,7 +128,9 @@ class Listening:
                 self._incoming[thread] = transport
             thread.start()
 
-    def _serve_incoming(self, listener: Any, transport: Any, host: str | None) -> None:
+    def _serve_incoming(
+        self, listener: Any, transport: Any, host: str | None, channel: Channel | None
+    ) -> None:
         try:
             timeout = self._broker.config.limits.handshake_timeout
             deadline = time.monotonic() + timeout
@@ -132,7 +144,8 @@ class Listening:
                 with self._lock:
                     if threading.current_thread() in self._incoming:
                         self._incoming[threading.current_thread()] = transport
-            channel = Channel(self._broker, transport, outgoing=False)
+            if channel is None:
+                channel = Channel(self._broker, transport, outgoing=False)
             try:
                 channel.open(timeout, start_reader=False, deadline=deadline)
             except ProtocolError as exc:

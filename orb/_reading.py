@@ -240,14 +240,25 @@ class Reading:
 
     def after_write(self) -> None:
         """A call that its sender will not read for was written: make sure someone reads."""
-        if self._parked and not self.role.locked():
-            self.wake_background()
+        if (self._parked or self._stepped_back) and not self.role.locked():
+            self.wake_background()  # parked, or about to park: _wanted keeps it awake
 
     # -- the background reader ---------------------------------------------
+
+    def step_back_first(self) -> None:
+        """Before the reader thread starts: leave the first reply to the caller who dialed.
+
+        A new outgoing connection is opened for a call that its caller
+        reads itself; a reader thread that took the role first would have
+        to hand that reply over.
+        """
+        self._stepped_back = True
 
     def background(self) -> None:
         """The reader thread's loop; returns when the channel closes."""
         channel = self.channel
+        if self._stepped_back:
+            self._park(STEP_BACK)
         while not channel.closed:
             if self.role.acquire(False):
                 self.owner = _BACKGROUND

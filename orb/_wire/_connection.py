@@ -118,6 +118,11 @@ class Connection:
         self._peer_max_frame_size = DEFAULT_MAX_FRAME_SIZE
 
     @property
+    def hello_sent(self) -> bool:
+        """Whether :meth:`start` gave out this side's Hello already."""
+        return self._started
+
+    @property
     def peer_max_frame_size(self) -> int:
         """The largest frame the peer accepts (the default until its Hello arrives)."""
         return self._peer_max_frame_size
