@@ -93,3 +93,12 @@ def test_report_has_every_row_the_ratios_and_the_targets() -> None:
     targets = report.targets(results)
     assert "seq_small: orb >= 0.8x the floor" in targets
     assert "seq_small: orb >= 2x Pyro5" in targets and "not measured" in targets
+
+
+def test_the_socketless_hot_path_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import hot_path
+
+    hot_path.main(["--calls", "200", "--rounds", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["server", "client"]
+    assert all("µs CPU per call" in line and "function calls per call" in line for line in lines)
