@@ -42,6 +42,10 @@ ALLOW_ATTR = "__orb_allow__"
 #: ``policy(peer, obj, method) -> bool``: True lets the call through.
 Policy = Callable[[Peer, Any, str], bool]
 
+# Whether allow() has attached an allow-list to anything in this process:
+# until it has, a broker without a policy has nothing to look up per call.
+_allow_lists_exist = False
+
 
 def allow(*who: str) -> Callable[[T], T]:
     """Admit only the given identities to a method, class or object.
@@ -63,8 +67,10 @@ def allow(*who: str) -> Callable[[T], T]:
             )
         if isinstance(target, (staticmethod, classmethod)):
             inner = target.__func__
+        global _allow_lists_exist
         try:
             setattr(inner, ALLOW_ATTR, patterns)
+            _allow_lists_exist = True
         except (AttributeError, TypeError):
             raise TypeError(
                 f"cannot attach an allow-list to {type(target).__name__} object "
@@ -110,6 +116,8 @@ class Guard:
 
     def __call__(self, entry: Any, method: str) -> None:
         """Raise AccessDenied unless the current caller may call ``method`` on ``entry``."""
+        if self.policy is None and not _allow_lists_exist:
+            return
         target = entry.target
         # Only exposed names are looked up: no descriptor runs for other names.
         member = getattr(entry.cls, method, None) if method in entry.members else None
