@@ -14,9 +14,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
+from polling import wait_until
 
 import orb
 from orb._slots import Slots
@@ -251,13 +251,13 @@ def test_calls_left_for_a_writer_that_fails_end_with_the_connection() -> None:
 
             big = threading.Thread(target=call, args=("put", [b"x" * 32_000_000]))
             big.start()
-            _wait_for(lambda: channel._writing, "the big write to start")
+            wait_until(lambda: channel._writing, "the big write to start")
             small = [
                 threading.Thread(target=call, args=(f"echo{i}", [i])) for i in range(4)
             ]
             for thread in small:
                 thread.start()
-            _wait_for(lambda: len(channel._queued) == 8, "the small calls to be left to the writer")
+            wait_until(lambda: len(channel._queued) == 8, "the small calls to be left to the writer")
             accepted[0].close()  # unread data: the client's write fails (reset)
             for thread in [big, *small]:
                 thread.join(10)
@@ -268,10 +268,3 @@ def test_calls_left_for_a_writer_that_fails_end_with_the_connection() -> None:
     for name, outcome in outcomes.items():
         assert isinstance(outcome, orb.CommunicationError), (name, outcome)
 
-
-def _wait_for(condition: Callable[[], object], what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)

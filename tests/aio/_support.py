@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
+
+from polling import wait_until  # noqa: F401 - the suite's tests import it from here
 
 import orb
 
@@ -19,15 +20,6 @@ TEST_TIMEOUT = 8.0
 def run(coro: Coroutine[Any, Any, T], timeout: float = TEST_TIMEOUT) -> T:
     """Run ``coro`` in a fresh event loop, failing if it takes longer than ``timeout``."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
-    """Poll ``condition`` until it holds (for state that changes in another process or thread)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
-        time.sleep(0.005)
 
 
 @orb.expose

@@ -15,17 +15,18 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 from child_env import clean_env
 from line_process import LineProcess
+from orb.naming import NAMING_OBJECT_ID, SERVICE_TYPE, NamingService
+from polling import wait_until  # noqa: F401 - the suite's tests import it from here
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Zeroconf
 
 import orb
-from orb.naming import NAMING_OBJECT_ID, SERVICE_TYPE, NamingService
 
 HERE = Path(__file__).resolve().parent
 BINDER = HERE / "naming_binder.py"
@@ -38,18 +39,6 @@ NAMING_VARIABLES = ("ORB_NAMING", "ORB_NAMING_DOMAIN", "ORB_MDNS_INTERFACES")
 def unique_domain() -> str:
     """A naming domain no other test (or session) advertises."""
     return f"t{uuid.uuid4().hex[:12]}"
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 5.0, every: float = 0.05) -> Any:
-    """Poll ``condition`` until it returns a true value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 # -- processes ---------------------------------------------------------------

@@ -11,10 +11,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from orb.security import TLSConfig
+from polling import wait_until
 
 import orb
 
@@ -43,15 +44,6 @@ def _client_hello(pki: PKI) -> bytes:
     with pytest.raises(ssl.SSLWantReadError):
         obj.do_handshake()
     return outgoing.read()
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def _closed_by_server(sock: socket.socket, timeout: float) -> float:
@@ -175,7 +167,7 @@ def test_connections_per_address_are_bounded(pki: PKI) -> None:
         uri = str(server.export(Echo()))
         idle = [socket.create_connection(_address(server), timeout=5) for _ in range(3)]
         try:
-            assert _wait_for(lambda: server._admission.count("127.0.0.1") == 3)
+            wait_until(lambda: server._admission.count("127.0.0.1") == 3, "three admitted connections")
             extra = socket.create_connection(_address(server), timeout=5)
             assert _closed_by_server(extra, 5) < 1  # closed at once, before any TLS
             extra.close()
@@ -184,7 +176,7 @@ def test_connections_per_address_are_bounded(pki: PKI) -> None:
         finally:
             for sock in idle:
                 sock.close()
-        assert _wait_for(lambda: server._admission.count("127.0.0.1") == 0)
+        wait_until(lambda: server._admission.count("127.0.0.1") == 0, "every connection released")
         assert alice.proxy(uri, timeout=5).echo(2) == 2
 
 
@@ -195,7 +187,7 @@ def test_total_connections_are_bounded() -> None:
         assert client.proxy(uri, timeout=5).echo(1) == 1
         hog = socket.create_connection(_address(server), timeout=5)
         try:
-            assert _wait_for(lambda: server._admission.count() == 2)
+            wait_until(lambda: server._admission.count() == 2, "two admitted connections")
             with orb.ORB() as other, pytest.raises(orb.CommunicationError):
                 other.proxy(uri, timeout=5).echo(2)
             assert client.proxy(uri, timeout=5).echo(3) == 3  # admitted ones are unaffected
@@ -209,8 +201,8 @@ def test_an_idle_connection_is_closed_and_the_client_reconnects(pki: PKI) -> Non
             orb.ORB(tls=pki.client_tls()) as alice:
         proxy = alice.proxy(str(server.export(Echo())), timeout=5)
         assert proxy.echo(1) == 1
-        assert _wait_for(lambda: not server.stats()["connections"], timeout=5)
-        assert _wait_for(lambda: not alice.stats()["connections"], timeout=5)  # it said Goodbye
+        wait_until(lambda: not server.stats()["connections"], "the server to drop its connection")
+        wait_until(lambda: not alice.stats()["connections"], "alice to drop hers")  # it said Goodbye
         assert proxy.echo(2) == 2
 
 
