@@ -16,9 +16,10 @@ from typing import Any
 
 import msgpack
 import pytest
+from protocol_peer import ProtocolPeer
 
 import orb
-from orb._wire import CODEC_VERSION, NEED_DATA, Codec, Connection, Error, Hello
+from orb._wire import CODEC_VERSION, Codec, Connection, Error, Hello
 
 
 @orb.expose
@@ -263,53 +264,28 @@ def test_wrong_protocol_version_is_refused(good: orb.Proxy, raw: RawPeer, orb_lo
 # -- pending calls ----------------------------------------------------------
 
 
-def _protocol_peer(endpoint: str) -> tuple[socket.socket, Connection]:
-    """A raw socket that completed the handshake, and its sans-I/O connection."""
-    host, _, port = endpoint.partition("://")[2].rpartition(":")
-    sock = socket.create_connection((host, int(port)), timeout=5)
-    codec = Codec()
-    connection = Connection(
-        hello=Hello(codec_version=CODEC_VERSION, orb_id=secrets.token_bytes(16)),
-        encode=codec.encoder(),
-        decode=codec.decoder(),
-    )
-    sock.sendall(b"".join(connection.start()))
-    assert type(_next_event(sock, connection)) is Hello
-    return sock, connection
-
-
-def _next_event(sock: socket.socket, connection: Connection) -> Any:
-    while (event := connection.next_event()) is NEED_DATA:
-        connection.receive_data(sock.recv(65536))
-    return event
-
-
 def test_incoming_calls_in_flight_are_bounded(
     small_server: orb.ORB, service: Service
 ) -> None:
     # A peer that ignores the limit the server announced (4) sends a fifth call.
     object_id = small_server.export(service).object_id
-    sock, connection = _protocol_peer(small_server.endpoints[0])
+    peer = ProtocolPeer(small_server.endpoints[0])
     try:
-        for request_id in range(1, 5):
-            sock.sendall(b"".join(connection.send_call(request_id, object_id, "hold", [], {})))
+        peer.send_calls(object_id, [(request_id, "hold", []) for request_id in range(1, 5)])
         assert service.wait_running(4)
-        sock.sendall(b"".join(connection.send_call(5, object_id, "echo", ["one too many"], {})))
-        refused = _next_event(sock, connection)
+        peer.send_calls(object_id, [(5, "echo", ["one too many"])])
+        refused = peer.next_event()
         assert isinstance(refused, Error) and refused.request_id == 5
         assert isinstance(refused.exception, orb.CommunicationError)
         assert "too many calls in flight" in str(refused.exception)
         service.release.set()
-        replies = {}
-        for _ in range(4):
-            reply = _next_event(sock, connection)
-            replies[reply.request_id] = reply.value
+        replies = dict(peer.reply() for _ in range(4))
         assert replies == {1: "released", 2: "released", 3: "released", 4: "released"}
-        sock.sendall(b"".join(connection.send_call(6, object_id, "echo", ["room again"], {})))
-        assert _next_event(sock, connection).value == "room again"
+        peer.send_calls(object_id, [(6, "echo", ["room again"])])
+        assert peer.reply() == (6, "room again")
     finally:
         service.release.set()
-        sock.close()
+        peer.close()
 
 
 def test_an_orb_caller_keeps_to_the_bound_its_peer_announced(

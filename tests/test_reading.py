@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from protocol_peer import ProtocolPeer
 
 import orb
 import orb.aio
@@ -200,56 +201,11 @@ def test_a_callback_between_blocking_calls_is_served(server: orb.ORB, client: or
     assert time.monotonic() - started < 5
 
 
-class _RawCaller:
-    """A client speaking the protocol over a plain socket: sends frames exactly as told."""
-
-    def __init__(self, uri: str) -> None:
-        from orb._wire import CODEC_VERSION, Codec, Connection, Hello
-
-        from orb._refs import Endpoint
-
-        ref = orb.ObjectRef.from_uri(uri)
-        endpoint = Endpoint.parse(str(ref.endpoints[0]))
-        self.object_id = ref.object_id
-        codec = Codec()
-        self.conn = Connection(
-            hello=Hello(codec_version=CODEC_VERSION, orb_id=b"r" * 16),
-            encode=codec.encoder(),
-            decode=codec.decoder(),
-        )
-        import socket
-
-        self.sock = socket.create_connection((endpoint.host, endpoint.port), timeout=5)
-        self.sock.sendall(b"".join(self.conn.start()))
-        assert type(self._next()).__name__ == "Hello"
-
-    def send_calls(self, calls: list[tuple[int, str, list]]) -> None:
-        """All the calls in one write, so the server reads them together."""
-        frames = [
-            b"".join(self.conn.send_call(request_id, self.object_id, method, args, {}))
-            for request_id, method, args in calls
-        ]
-        self.sock.sendall(b"".join(frames))
-
-    def _next(self) -> object:
-        from orb._wire import NEED_DATA
-
-        while (event := self.conn.next_event()) is NEED_DATA:
-            self.conn.receive_data(self.sock.recv(65536))
-        return event
-
-    def reply(self) -> tuple[int, object]:
-        event = self._next()
-        return event.request_id, event.value  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 def test_pipelined_calls_read_together_are_all_answered(server: orb.ORB, service: Service) -> None:
-    raw = _RawCaller(str(server.export(service)))
+    object_id = server.export(service).object_id
+    raw = ProtocolPeer(server.endpoints[0])
     try:
-        raw.send_calls([(i, "echo", [i * 10]) for i in range(1, 201)])
+        raw.send_calls(object_id, [(i, "echo", [i * 10]) for i in range(1, 201)])
         replies = dict(raw.reply() for _ in range(200))
         assert replies == {i: i * 10 for i in range(1, 201)}
     finally:
@@ -262,9 +218,10 @@ def test_a_reply_kept_for_the_next_calls_is_not_held_up_by_a_slow_one(
     # The reader answers "echo" while "hold" has already arrived: it keeps the
     # reply back to send it with the next one, but no longer than the slow
     # call's time on the reader (5 ms) before it goes out on its own.
-    raw = _RawCaller(str(server.export(service)))
+    object_id = server.export(service).object_id
+    raw = ProtocolPeer(server.endpoints[0])
     try:
-        raw.send_calls([(1, "echo", ["fast"]), (2, "hold", [5.0]), (3, "echo", ["after"])])
+        raw.send_calls(object_id, [(1, "echo", ["fast"]), (2, "hold", [5.0]), (3, "echo", ["after"])])
         assert raw.reply() == (1, "fast")  # while "hold" still runs
         assert service.started.is_set() and not service.release.is_set()
         service.release.set()
