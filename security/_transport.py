@@ -20,7 +20,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 from orb._errors import CommunicationError, TimeoutError
@@ -101,10 +101,10 @@ class TLSTransport:
         cipher = self._obj.cipher()
         self.cipher = cipher[0] if cipher else None
 
-    def _fill(self, deadline: float | None) -> None:
+    def _fill(self, deadline: float | None, flags: int = 0) -> None:
         if deadline is not None:
             self.sock.settimeout(_remaining(deadline))
-        count = self.sock.recv_into(self._raw)
+        count = self.sock.recv_into(self._raw, 0, flags)
         if count:
             self._incoming.write(memoryview(self._raw)[:count])
         else:
@@ -150,7 +150,7 @@ class TLSTransport:
                 self.sock.sendall(data)
 
     def recv_into(self, buffer: memoryview) -> int:
-        return self._recv_into(buffer, self._fill)
+        return self._recv_into(buffer, 0)
 
     def recv_into_nowait(self, buffer: memoryview) -> int:
         """Like recv_into, but raises BlockingIOError when no whole record has arrived.
@@ -159,7 +159,7 @@ class TLSTransport:
         socket must be in blocking mode without a timeout (an outgoing
         connection after its handshake).
         """
-        return self._recv_into(buffer, self._fill_nowait)
+        return self._recv_into(buffer, socket.MSG_DONTWAIT)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -173,14 +173,7 @@ class TLSTransport:
         with self._ssl_lock:
             return self._obj.pending() > 0 or self._incoming.pending > 0
 
-    def _fill_nowait(self, deadline: float | None = None) -> None:
-        count = self.sock.recv_into(self._raw, 0, socket.MSG_DONTWAIT)
-        if count:
-            self._incoming.write(memoryview(self._raw)[:count])
-        else:
-            self._incoming.write_eof()
-
-    def _recv_into(self, buffer: memoryview, fill: Callable[[float | None], None]) -> int:
+    def _recv_into(self, buffer: memoryview, flags: int) -> int:
         size = len(buffer)
         while True:
             failure: ssl.SSLError | None = None
@@ -195,7 +188,7 @@ class TLSTransport:
                 raise TLSError(explain(failure, self.peer_address, server_side=self._server_side))
             if count >= 0:
                 return count
-            fill(None)
+            self._fill(None, flags)
 
     def _read(self, buffer: memoryview, size: int) -> int:
         """Decrypted bytes into ``buffer``: a count, 0 at EOF, -1 for want-read, -2 on error."""
