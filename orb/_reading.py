@@ -391,11 +391,8 @@ class Reading:
                     channel._receive(nowait=True)
                     continue
                 cls = type(event)
-                if (cls is Call or cls is Oneway) and not channel.decoded_refs and (
-                    channel.broker._dispatcher.returns_at_once(event)
-                ):
-                    self._start_here(event)  # its coroutine runs on this loop
-                    continue
+                if (cls is Call or cls is Oneway) and self._start_if_async(event):
+                    continue  # its coroutine runs on this loop
                 handler = handlers.get(cls)
                 if handler is None:  # ConnectionClosed
                     reason = getattr(event, "reason", "") or reason
@@ -410,19 +407,22 @@ class Reading:
             return
         channel.close(reason, say_goodbye=False)
 
-    def _start_here(self, message: Call | Oneway) -> None:
-        """Start an ``async def`` method's call while holding the role: it returns at once.
+    def _start_if_async(self, message: Call | Oneway) -> bool:
+        """Start an ``async def`` method's call while holding the role (True): it returns at once.
 
         Its coroutine runs on the broker's loop, so it neither waits for a
-        free worker nor holds up the reading (calls carrying proxies, whose
-        leases are claimed first, go to the worker pool instead).
+        free worker nor holds up the reading. Other calls, and calls carrying
+        proxies (whose leases are claimed first), are left to the caller: False.
         """
         channel = self.channel
+        if channel.decoded_refs or not channel.broker._dispatcher.returns_at_once(message):
+            return False
         if channel._admit(message):
             try:
                 channel._serve(message, [])
             except Exception:  # like a worker: log, and keep reading
                 log.exception("unhandled error serving %s()", message.method)
+        return True
 
     def need_standin(self) -> bool:
         """For the inline watch: start a stand-in reader unless someone reads (True: done).
@@ -497,10 +497,7 @@ class Reading:
                         if not self._serve_inline(event):
                             return _LOST
                         continue
-                    if not channel.decoded_refs and channel.broker._dispatcher.returns_at_once(
-                        event
-                    ):
-                        self._start_here(event)
+                    if self._start_if_async(event):
                         continue
                 handler = handlers.get(cls)
                 if handler is None:  # ConnectionClosed
