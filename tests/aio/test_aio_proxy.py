@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
@@ -186,19 +187,25 @@ def test_serve_forever_returns_when_closed() -> None:
     run(main())
 
 
-def test_connection_lost_fails_the_awaited_call(client: orb.ORB) -> None:
+@pytest.mark.parametrize("loop_reads", [False, True], ids=["reader thread", "event loop reads"])
+def test_connection_lost_fails_the_awaited_calls(client: orb.ORB, loop_reads: bool) -> None:
+    # An orb.aio.ORB made in the loop has the loop read its connection; a
+    # blocking broker has a reader thread do it.
     server = orb.ORB(listen="tcp://127.0.0.1:0")
     worker = Worker()
     uri = str(server.export(worker))
 
     async def main() -> None:
-        proxy = await orb.aio.proxy(uri, broker=client)
-        waiting = asyncio.create_task(proxy.asleep(10))
-        loop = asyncio.get_running_loop()
-        assert await loop.run_in_executor(None, worker.started.wait, 5)
-        await loop.run_in_executor(None, server.close)
-        with pytest.raises(orb.CommunicationError):
-            await waiting
+        async with contextlib.AsyncExitStack() as stack:
+            broker = await stack.enter_async_context(orb.aio.ORB()) if loop_reads else client
+            proxy = await orb.aio.proxy(uri, broker=broker)
+            waiting = [asyncio.create_task(proxy.asleep(10)) for _ in range(3)]
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, worker.started.wait, 5)
+            await loop.run_in_executor(None, server.close)
+            for task in waiting:
+                with pytest.raises(orb.CommunicationError):
+                    await task
 
     try:
         run(main())
