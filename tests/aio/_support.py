@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
+import pytest
 from polling import wait_until  # noqa: F401 - the suite's tests import it from here
 
 import orb
+import orb.aio
 
 T = TypeVar("T")
 
@@ -20,6 +23,24 @@ TEST_TIMEOUT = 8.0
 def run(coro: Coroutine[Any, Any, T], timeout: float = TEST_TIMEOUT) -> T:
     """Run ``coro`` in a fresh event loop, failing if it takes longer than ``timeout``."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+#: Runs a test twice: awaiting through a blocking broker, whose reader
+#: thread reads the connection, and through an orb.aio.ORB, whose event
+#: loop does (orb._loopreading).
+LOOP_READS = pytest.mark.parametrize(
+    "loop_reads", [False, True], ids=["reader thread", "event loop reads"]
+)
+
+
+@contextlib.asynccontextmanager
+async def awaiting_broker(client: orb.ORB, loop_reads: bool) -> AsyncIterator[orb.ORB]:
+    """``client``, or with ``loop_reads`` an orb.aio.ORB made in the running loop."""
+    if not loop_reads:
+        yield client
+        return
+    async with orb.aio.ORB() as broker:
+        yield broker
 
 
 @orb.expose

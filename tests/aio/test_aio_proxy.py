@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
 
 import pytest
@@ -12,7 +11,7 @@ from orb.naming import NAMING_OBJECT_ID, NamingService
 import orb
 import orb.aio
 
-from ._support import Worker, run
+from ._support import LOOP_READS, Worker, awaiting_broker, run
 
 
 def test_awaited_call_does_not_block_the_loop(server: orb.ORB, client: orb.ORB) -> None:
@@ -187,17 +186,14 @@ def test_serve_forever_returns_when_closed() -> None:
     run(main())
 
 
-@pytest.mark.parametrize("loop_reads", [False, True], ids=["reader thread", "event loop reads"])
+@LOOP_READS
 def test_connection_lost_fails_the_awaited_calls(client: orb.ORB, loop_reads: bool) -> None:
-    # An orb.aio.ORB made in the loop has the loop read its connection; a
-    # blocking broker has a reader thread do it.
     server = orb.ORB(listen="tcp://127.0.0.1:0")
     worker = Worker()
     uri = str(server.export(worker))
 
     async def main() -> None:
-        async with contextlib.AsyncExitStack() as stack:
-            broker = await stack.enter_async_context(orb.aio.ORB()) if loop_reads else client
+        async with awaiting_broker(client, loop_reads) as broker:
             proxy = await orb.aio.proxy(uri, broker=broker)
             waiting = [asyncio.create_task(proxy.asleep(10)) for _ in range(3)]
             loop = asyncio.get_running_loop()

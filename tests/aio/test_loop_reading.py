@@ -3,8 +3,9 @@
 Replies complete their coroutines on the loop itself; everything else the
 reader thread would do still happens: callbacks into the client are
 served, blocking callers on other threads share the connection, and a
-reader thread takes over when the loop ends before the broker (a lost
-connection: tests/aio/test_aio_proxy.py).
+reader thread takes over when the loop ends before the broker. Streams and
+a lost connection are tested both ways (``LOOP_READS``) in test_streams.py
+and test_aio_proxy.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 import orb
 import orb.aio
 
-from ._support import Producer, Worker, run, wait_until
+from ._support import Worker, run
 
 
 @orb.expose
@@ -108,41 +109,6 @@ def test_blocking_callers_on_other_threads_share_the_connection() -> None:
                     assert results[k] == [k * 1000 + i for i in range(200)]
                 assert results[3:] == list(range(600))
                 assert len(client.stats()["connections"]) == 1
-
-        run(main())
-
-
-def test_streams_flow_and_stop_while_the_loop_reads() -> None:
-    from orb._streams import INITIAL_CREDIT
-
-    with orb.ORB(listen="tcp://127.0.0.1:0") as server:
-        producer = Producer()
-        uri = str(server.export(producer))
-
-        async def main() -> None:
-            async with orb.aio.ORB() as client:
-                proxy = await orb.aio.proxy(uri, broker=client)
-                assert [i async for i in await proxy.ticks(500)] == list(range(500))
-                assert [i async for i in await proxy.numbers(300)] == list(range(300))
-                loop = asyncio.get_running_loop()
-                # A slow consumer pauses the producer at the credit window.
-                consumed = 0
-                paused_at = 500 + 300 + INITIAL_CREDIT  # items produced when it pauses
-                async for _ in await proxy.ticks(3 * INITIAL_CREDIT):
-                    consumed += 1
-                    if consumed == 1:
-                        await loop.run_in_executor(
-                            None, lambda: wait_until(lambda: producer.produced >= paused_at)
-                        )
-                        assert await proxy.counted() == paused_at
-                assert consumed == 3 * INITIAL_CREDIT
-                # Leaving early stops an endless producer.
-                producer.closed.clear()
-                async with await proxy.endless() as stream:
-                    async for item in stream:
-                        if item == 10:
-                            break
-                assert await loop.run_in_executor(None, producer.closed.wait, 5)
 
         run(main())
 

@@ -11,7 +11,7 @@ import orb
 import orb.aio
 from orb._streams import INITIAL_CREDIT
 
-from ._support import Producer, run, wait_until
+from ._support import LOOP_READS, Producer, awaiting_broker, run, wait_until
 
 
 def test_a_generator_streams_every_item(server: orb.ORB, client: orb.ORB) -> None:
@@ -139,36 +139,42 @@ def test_broken_connection_ends_the_stream_with_an_error(client: orb.ORB) -> Non
             pass
 
 
-def test_async_generator_streams_to_async_for(server: orb.ORB, client: orb.ORB) -> None:
-    producer = Producer()
-    uri = str(server.export(producer))
-
-    async def main() -> None:
-        proxy = await orb.aio.proxy(uri, broker=client)
-        stream = await proxy.ticks(500)
-        assert isinstance(stream, orb.aio.AsyncStream)
-        assert [i async for i in stream] == list(range(500))
-        assert [i async for i in await proxy.numbers(5)] == list(range(5))  # plain generator
-        assert [i async for i in proxy] == ["x", "y", "z"]
-
-    run(main())
-    assert producer.closed.wait(5)
-
-
-def test_leaving_async_for_early_cancels_the_async_generator(
-    server: orb.ORB, client: orb.ORB
+@LOOP_READS
+def test_async_generator_streams_to_async_for(
+    server: orb.ORB, client: orb.ORB, loop_reads: bool
 ) -> None:
     producer = Producer()
     uri = str(server.export(producer))
 
     async def main() -> None:
-        proxy = await orb.aio.proxy(uri, broker=client)
-        async with await proxy.endless() as stream:
-            async for item in stream:
-                if item == 10:
-                    break
-        loop = asyncio.get_running_loop()
-        assert await loop.run_in_executor(None, producer.closed.wait, 5)
+        async with awaiting_broker(client, loop_reads) as broker:
+            proxy = await orb.aio.proxy(uri, broker=broker)
+            stream = await proxy.ticks(500)
+            assert isinstance(stream, orb.aio.AsyncStream)
+            assert [i async for i in stream] == list(range(500))
+            assert [i async for i in await proxy.numbers(300)] == list(range(300))  # plain
+            assert [i async for i in proxy] == ["x", "y", "z"]
+
+    run(main())
+    assert producer.closed.wait(5)
+
+
+@LOOP_READS
+def test_leaving_async_for_early_cancels_the_async_generator(
+    server: orb.ORB, client: orb.ORB, loop_reads: bool
+) -> None:
+    producer = Producer()
+    uri = str(server.export(producer))
+
+    async def main() -> None:
+        async with awaiting_broker(client, loop_reads) as broker:
+            proxy = await orb.aio.proxy(uri, broker=broker)
+            async with await proxy.endless() as stream:
+                async for item in stream:
+                    if item == 10:
+                        break
+            loop = asyncio.get_running_loop()
+            assert await loop.run_in_executor(None, producer.closed.wait, 5)
 
     run(main())
 
@@ -183,25 +189,27 @@ def test_blocking_client_reads_an_async_generator(server: orb.ORB, client: orb.O
     assert producer.closed.wait(5)
 
 
+@LOOP_READS
 def test_async_consumer_of_a_slow_producer_is_paused_by_credit(
-    server: orb.ORB, client: orb.ORB
+    server: orb.ORB, client: orb.ORB, loop_reads: bool
 ) -> None:
     producer = Producer()
     uri = str(server.export(producer))
 
     async def main() -> None:
-        proxy = await orb.aio.proxy(uri, broker=client)
-        loop = asyncio.get_running_loop()
-        consumed = 0
-        async for _ in await proxy.ticks(3 * INITIAL_CREDIT):
-            consumed += 1
-            if consumed == 1:
-                await loop.run_in_executor(
-                    None, lambda: wait_until(lambda: producer.produced == INITIAL_CREDIT)
-                )
-                assert await proxy.counted() == INITIAL_CREDIT  # paused at the window
-            assert producer.produced - consumed <= INITIAL_CREDIT
-        assert consumed == 3 * INITIAL_CREDIT
+        async with awaiting_broker(client, loop_reads) as broker:
+            proxy = await orb.aio.proxy(uri, broker=broker)
+            loop = asyncio.get_running_loop()
+            consumed = 0
+            async for _ in await proxy.ticks(3 * INITIAL_CREDIT):
+                consumed += 1
+                if consumed == 1:
+                    await loop.run_in_executor(
+                        None, lambda: wait_until(lambda: producer.produced == INITIAL_CREDIT)
+                    )
+                    assert await proxy.counted() == INITIAL_CREDIT  # paused at the window
+                assert producer.produced - consumed <= INITIAL_CREDIT
+            assert consumed == 3 * INITIAL_CREDIT
 
     run(main())
 
