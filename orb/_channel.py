@@ -337,11 +337,14 @@ class Channel:
                 return
         self._call_slots.release()
 
-    def send(self, message: Message) -> None:
-        """Encode and write one message; raises CommunicationError when closed."""
+    def send(self, message: Message, *, hold: bool = False) -> None:
+        """Encode and write one message; raises CommunicationError when closed.
+
+        ``hold``: the frame may wait for the next write (see :meth:`write`).
+        """
         if self.closed:
             raise self._closed_error()
-        self.write(self.conn.send(message))  # encoding happens outside the lock
+        self.write(self.conn.send(message), hold=hold)  # encoding happens outside the lock
 
     def _closed_error(self) -> CommunicationError:
         return CommunicationError(
@@ -560,9 +563,7 @@ class Channel:
 
     def _send_reply(self, reply: Reply | Error, hold: bool = False) -> None:
         try:
-            if self.closed:
-                raise self._closed_error()
-            self.write(self.conn.send(reply), hold=hold)
+            self.send(reply, hold=hold)
         except (LocalProtocolError, TypeError) as exc:  # the result cannot travel
             self._send_quietly(Error(request_id=reply.request_id, exception=exc))
         except CommunicationError:
